@@ -1,0 +1,331 @@
+/*
+ * cli/cli_test.c - the `modvm` command end to end, as a user runs it.
+ *
+ * Built twice: cli_test covers what needs no KVM (check, plugins, usage);
+ * cli_run_test (CLI_TEST_RUN) runs guests and skips (exit 77) without /dev/kvm.
+ */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/testutil.h"
+
+static char *tmp;
+
+struct result {
+	int status;             /* exit status, or 128 + signal */
+	char *out;
+	char *err;
+};
+
+static void setup(void)
+{
+	tmp = tu_tmpdir();
+}
+
+static void teardown(void)
+{
+	tu_rmtree(tmp);
+	free(tmp);
+}
+
+static void result_release(struct result *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+/*
+ * Runs ./modvm with argv (NULL-terminated) from the build tree, stdin from /dev/null.
+ * If term_after_ms > 0, sends SIGTERM after that long. Kills it after 60 s.
+ */
+static struct result modvm(int term_after_ms, const char *const *args)
+{
+	char *bin = tu_fmt("%s/modvm", tu_builddir());
+	char *out = tu_fmt("%s/stdout", tmp), *err = tu_fmt("%s/stderr", tmp);
+	const char *argv[32] = { bin };
+	struct result r = { 0 };
+	int status, waited_ms = 0;
+	pid_t pid;
+
+	for (int i = 0; args[i] && i < 30; i++)
+		argv[i + 1] = args[i];
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (!freopen("/dev/null", "r", stdin) || !freopen(out, "w", stdout) ||
+		    !freopen(err, "w", stderr))
+			_exit(127);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	for (;;) {
+		pid_t done = waitpid(pid, &status, WNOHANG);
+
+		if (done == pid)
+			break;
+		usleep(10000);
+		waited_ms += 10;
+		if (term_after_ms > 0 && waited_ms == term_after_ms)
+			kill(pid, SIGTERM);
+		if (waited_ms == 60000)
+			kill(pid, SIGKILL);
+	}
+	r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	r.out = tu_read_file(out);
+	r.err = tu_read_file(err);
+	free(bin);
+	free(out);
+	free(err);
+	return r;
+}
+
+static char *example(const char *name)
+{
+	return tu_fmt("%s/examples/%s", tu_srcdir(), name);
+}
+
+#ifndef CLI_TEST_RUN
+
+START_TEST(check_accepts_the_hello_example)
+{
+	char *ini = example("hello.ini");
+	struct result r = modvm(0, (const char *[]){ "check", ini, NULL });
+
+	ck_assert_msg(r.status == 0, "status %d: %s", r.status, r.err);
+	ck_assert_ptr_nonnull(strstr(r.out, "hello.ini: ok"));
+	result_release(&r);
+	free(ini);
+}
+END_TEST
+
+START_TEST(check_reports_every_problem_with_file_and_line)
+{
+	char *ini = tu_fmt("%s/bad.ini", tmp);
+	struct result r;
+
+	tu_write_file(ini,
+		      "[vm]\n"
+		      "memory = lots\n"                 /* 2: not an integer */
+		      "cpus = 0\n"                      /* 3: out of range */
+		      "[boot]\n"
+		      "flat = missing.bin\n"            /* 5: no such file */
+		      "[devices/serial/0]\n"
+		      "iobase = 0x3f8\n"
+		      "speed = 9600\n"                  /* 8: unknown key */
+		      "[devices/serial/0/lun0]\n"
+		      "driver = nosuch\n"               /* 10: unknown driver */
+		      "[devics/debug-exit/0]\n");       /* 11: unknown section */
+	r = modvm(0, (const char *[]){ "check", ini, NULL });
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err, "bad.ini:2: vm/memory"), "%s", r.err);
+	ck_assert_msg(strstr(r.err, "bad.ini:3: vm/cpus"), "%s", r.err);
+	ck_assert_msg(strstr(r.err, "bad.ini:5:") && strstr(r.err, "missing.bin"), "%s", r.err);
+	ck_assert_msg(strstr(r.err, "bad.ini:8: devices/serial/0/speed"), "%s", r.err);
+	ck_assert_msg(strstr(r.err, "bad.ini:10:") && strstr(r.err, "'nosuch'"), "%s", r.err);
+	ck_assert_msg(strstr(r.err, "bad.ini:11: devics/debug-exit/0"), "%s", r.err);
+	ck_assert_msg(strstr(r.err, "6 problems"), "%s", r.err);
+	result_release(&r);
+	free(ini);
+}
+END_TEST
+
+START_TEST(overrides_are_applied_and_checked)
+{
+	char *ini = example("hello.ini");
+	struct result r = modvm(0, (const char *[]){ "check", "-o", "devices/serial/0/irq=99", ini, NULL });
+
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err, "-o: devices/serial/0/irq") && strstr(r.err, "99"), "%s", r.err);
+	result_release(&r);
+	r = modvm(0, (const char *[]){ "check", "-o", "noequals", ini, NULL });
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err, "noequals"), "%s", r.err);
+	result_release(&r);
+	r = modvm(0, (const char *[]){ "check", "-o", "vm/memory=32M", ini, NULL });
+	ck_assert_int_eq(r.status, 0);
+	result_release(&r);
+	free(ini);
+}
+END_TEST
+
+START_TEST(plugins_lists_modules_types_and_keys)
+{
+	struct result r = modvm(0, (const char *[]){ "plugins", NULL });
+
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	ck_assert_ptr_nonnull(strstr(r.out, "core plugin ABI 1.0"));
+	ck_assert_ptr_nonnull(strstr(r.out, "serial.so (ABI 1.0)"));
+	ck_assert_ptr_nonnull(strstr(r.out, "device serial:"));
+	ck_assert_ptr_nonnull(strstr(r.out, "device debug-exit:"));
+	ck_assert_ptr_nonnull(strstr(r.out, "driver char:"));
+	ck_assert_ptr_nonnull(strstr(r.out, "driver stdio:"));
+	ck_assert_ptr_nonnull(strstr(r.out, "driver file:"));
+	ck_assert_msg(strstr(r.out, "iobase") && strstr(r.out, "0x3f8"), "%s", r.out);
+	result_release(&r);
+}
+END_TEST
+
+START_TEST(usage_errors_exit_2)
+{
+	struct result r = modvm(0, (const char *[]){ "frobnicate", "x.ini", NULL });
+
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "unknown command 'frobnicate'"));
+	result_release(&r);
+	r = modvm(0, (const char *[]){ NULL });
+	ck_assert_int_eq(r.status, 2);
+	result_release(&r);
+	r = modvm(0, (const char *[]){ "--help", NULL });
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "usage: modvm"));
+	result_release(&r);
+	r = modvm(0, (const char *[]){ "--version", NULL });
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "plugin ABI 1.0"));
+	result_release(&r);
+}
+END_TEST
+
+START_TEST(missing_file_is_reported)
+{
+	struct result r = modvm(0, (const char *[]){ "check", "/nonexistent/vm.ini", NULL });
+
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err, "/nonexistent/vm.ini"), "%s", r.err);
+	result_release(&r);
+}
+END_TEST
+
+#else /* CLI_TEST_RUN */
+
+START_TEST(run_hello_prints_the_greeting_and_exits_with_the_guest_status)
+{
+	char *ini = example("hello.ini");
+	struct result r;
+
+	/* hello.ini names hello.bin relative to itself: run it from the build tree's copy. */
+	if (strcmp(tu_srcdir(), tu_builddir())) {
+		free(ini);
+		ini = tu_fmt("%s/hello.ini", tmp);
+		char *bin = tu_fmt("flat = %s/examples/hello.bin", tu_builddir());
+		char *src = example("hello.ini"), *text = tu_read_file(src);
+		char *at = strstr(text, "flat = hello.bin");
+		char *patched = tu_fmt("%.*s%s%s", (int)(at - text), text, bin, at + 16);
+
+		tu_write_file(ini, patched);
+		free(bin); free(src); free(text); free(patched);
+	}
+	r = modvm(0, (const char *[]){ "run", ini, NULL });
+	ck_assert_msg(r.status == 1, "status %d: %s", r.status, r.err);
+	ck_assert_str_eq(r.out, "Hello from a modvm guest!\n");
+	ck_assert_str_eq(r.err, "");
+	result_release(&r);
+	free(ini);
+}
+END_TEST
+
+START_TEST(run_applies_overrides)
+{
+	char *ini = tu_fmt("%s/vm.ini", tmp);
+	char *bin = tu_fmt("%s/tests/guests/exit42.bin", tu_builddir());
+	char *set = tu_fmt("boot/flat=%s", bin);
+	struct result r;
+
+	tu_write_file(ini, "[boot]\nflat = nothing-yet.bin\n[devices/serial/0]\n"
+		      "[devices/serial/0/lun0]\ndriver = char\n"
+		      "[devices/serial/0/lun0/attached]\ndriver = stdio\n[devices/debug-exit/0]\n");
+	r = modvm(0, (const char *[]){ "run", "-o", set, ini, NULL });
+	ck_assert_msg(r.status == 85, "status %d: %s", r.status, r.err);
+	ck_assert_str_eq(r.out, "exit42\n");
+	result_release(&r);
+	free(ini);
+	free(bin);
+	free(set);
+}
+END_TEST
+
+START_TEST(sigterm_powers_the_vm_off_and_exits_0)
+{
+	char *ini = tu_fmt("%s/vm.ini", tmp);
+	char *plugdir = tu_fmt("%s/plugins", tmp);
+	char *cmd = tu_fmt("mkdir -p '%s' && cp '%s/tests/plugins/.libs/sink.so' '%s'", plugdir,
+			   tu_builddir(), plugdir);
+	char *text = tu_fmt("[plugins]\npath = plugins\n[vm]\ncpus = 2\n[boot]\nflat = %s/tests/guests/spin.bin\n"
+			    "[devices/sink/0]\niobase = 0x500\n", tu_builddir());
+	struct result r;
+
+	ck_assert_int_eq(system(cmd), 0);
+	tu_write_file(ini, text);
+	r = modvm(500, (const char *[]){ "run", ini, NULL });
+	ck_assert_msg(r.status == 0, "status %d: %s", r.status, r.err);
+	result_release(&r);
+	free(ini); free(plugdir); free(cmd); free(text);
+}
+END_TEST
+
+START_TEST(startup_errors_exit_2_and_name_the_cause)
+{
+	char *ini = tu_fmt("%s/vm.ini", tmp);
+	char *text = tu_fmt("[boot]\nflat = %s/tests/guests/exit42.bin\n"
+			    "[devices/serial/0]\n[devices/serial/0/lun0]\ndriver = char\n"
+			    "[devices/serial/0/lun0/attached]\ndriver = file\n"
+			    "path = /nonexistent/dir/out.txt\n", tu_builddir());
+	struct result r;
+
+	tu_write_file(ini, text);
+	r = modvm(0, (const char *[]){ "run", ini, NULL });
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(strstr(r.err, "/nonexistent/dir/out.txt") && strstr(r.err, "serial#0"),
+		      "%s", r.err);
+	result_release(&r);
+	free(ini);
+	free(text);
+}
+END_TEST
+
+#endif
+
+static Suite *cli_suite(void)
+{
+	Suite *s = suite_create("cli");
+	TCase *tc = tcase_create("modvm");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+#ifndef CLI_TEST_RUN
+	tcase_add_test(tc, check_accepts_the_hello_example);
+	tcase_add_test(tc, check_reports_every_problem_with_file_and_line);
+	tcase_add_test(tc, overrides_are_applied_and_checked);
+	tcase_add_test(tc, plugins_lists_modules_types_and_keys);
+	tcase_add_test(tc, usage_errors_exit_2);
+	tcase_add_test(tc, missing_file_is_reported);
+#else
+	tcase_add_test(tc, run_hello_prints_the_greeting_and_exits_with_the_guest_status);
+	tcase_add_test(tc, run_applies_overrides);
+	tcase_add_test(tc, sigterm_powers_the_vm_off_and_exits_0);
+	tcase_add_test(tc, startup_errors_exit_2_and_name_the_cause);
+#endif
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *runner;
+	int failed;
+
+#ifdef CLI_TEST_RUN
+	tu_require_kvm();
+#endif
+	runner = srunner_create(cli_suite());
+	srunner_run_all(runner, CK_NORMAL);
+	failed = srunner_ntests_failed(runner);
+	srunner_free(runner);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,362 @@
+/*
+ * cli/modvm.c - the `modvm` command: run, check, plugins.
+ *
+ * The only place that exits the process. Exit statuses of `modvm run`:
+ *   0                the VM was powered off normally
+ *   (v << 1) | 1     the guest wrote v to a debug-exit device (truncated to 8 bits)
+ *   2                the VM could not be started (usage, config, plugin or KVM error)
+ *   4                the VM failed while running (guru meditation, fatal device error)
+ * `modvm check` exits 0 when the file is clean, 1 when it has problems, 2 on usage.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "pdm/pdm.h"
+#include "util/log.h"
+#include "vmm/vm.h"
+
+#define EXIT_START_FAILED 2
+#define EXIT_VM_FAILED 4
+#define CLI_MAX_OVERRIDES 64
+
+struct cli {
+	const char *overrides[CLI_MAX_OVERRIDES];
+	int override_count;
+	int verbosity;
+};
+
+static void cli_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: modvm [options] run FILE       run the VM that FILE describes\n"
+		"       modvm [options] check FILE     report every problem in FILE, run nothing\n"
+		"       modvm [options] plugins [FILE] list the plugins found and what they offer\n"
+		"\n"
+		"options:\n"
+		"  -o, --set PATH/KEY=VALUE  override a config value (repeatable),\n"
+		"                            e.g. -o vm/memory=64M -o devices/serial/0/iobase=0x2f8\n"
+		"  -v, --verbose             more log output (repeat for debug)\n"
+		"      --log FILTER          log filter, e.g. 'info' or 'warn,pdm=debug'\n"
+		"  -h, --help                this help\n"
+		"      --version             the version and plugin ABI\n"
+		"\n"
+		"Plugins are searched in $MODVM_PLUGIN_PATH, then [plugins] path, then %s.\n"
+		"See modvm(1) and modvm.ini(5).\n", MODVM_PLUGIN_DIR);
+}
+
+/*
+ * The built-in plugin folder: the build tree's when this binary is the one in the
+ * build tree (so ./modvm works without `make install`), the installed one otherwise.
+ */
+static const char *cli_default_plugin_dir(void)
+{
+	static char dir[PATH_MAX + 32];
+	char exe[PATH_MAX], build[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	if (n > 0 && realpath(MODVM_BUILD_DIR, build)) {
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			if (!strcmp(exe, build)) {
+				snprintf(dir, sizeof(dir), "%s/plugins/.libs", build);
+				return dir;
+			}
+		}
+	}
+	return MODVM_PLUGIN_DIR;
+}
+
+static void cli_print_diag(const struct cfg_diag *diag)
+{
+	for (int i = 0; i < diag->count; i++)
+		fprintf(stderr, "%s\n", diag->lines[i]);
+}
+
+/* Loads FILE and the -o overrides; prints every problem. */
+static int cli_load_config(struct cli *cli, const char *file, struct cfg_tree **tree,
+			   struct cfg_diag *diag)
+{
+	int status = cfg_load(file, tree, diag);
+
+	if (status == PDM_ERR_IO)
+		return status;
+	for (int i = 0; i < cli->override_count; i++)
+		if (cfg_override(*tree, cli->overrides[i], diag))
+			status = PDM_ERR_CFG;
+	return status;
+}
+
+static int cli_check(struct cli *cli, const char *file)
+{
+	struct pdm_registry registry;
+	struct cfg_tree *tree = NULL;
+	struct cfg_diag diag;
+	struct err err;
+	int status, rc;
+
+	cfg_diag_init(&diag);
+	pdm_registry_init(&registry);
+	status = cli_load_config(cli, file, &tree, &diag);
+	if (tree) {
+		if (vm_load_plugins(tree, cli_default_plugin_dir(), &registry, &err)) {
+			cfg_diag_add(&diag, file, 0, NULL, "%s", err.msg);
+			status = PDM_ERR_CFG;
+		} else if (vm_check_config(tree, &registry, &diag)) {
+			status = PDM_ERR_CFG;
+		}
+	}
+	cli_print_diag(&diag);
+	if (!status && !diag.count)
+		printf("%s: ok\n", file);
+	else
+		fprintf(stderr, "%s: %d problem%s\n", file, diag.count, diag.count == 1 ? "" : "s");
+	rc = status || diag.count ? 1 : 0;
+	cfg_diag_release(&diag);
+	cfg_free(tree);
+	pdm_registry_release(&registry);
+	return rc;
+}
+
+/* SIGINT/SIGTERM power the VM off through the same path as any other request. */
+static void *cli_signal_thread(void *arg)
+{
+	struct vm *vm = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGUSR2);
+	for (;;) {
+		if (sigwait(&set, &sig))
+			continue;
+		if (sig == SIGUSR2)         /* cli_run's way of stopping this thread */
+			return NULL;
+		log_info("cli", "signal %d: powering off", sig);
+		vm_request_poweroff(vm, -1);
+	}
+}
+
+static int cli_run(struct cli *cli, const char *file)
+{
+	struct pdm_registry registry;
+	struct cfg_tree *tree = NULL;
+	struct cfg_diag diag;
+	struct vm *vm = NULL;
+	enum pdm_vm_state state;
+	pthread_t signal_thread;
+	sigset_t set, old;
+	struct err err;
+	int rc = EXIT_START_FAILED;
+
+	cfg_diag_init(&diag);
+	pdm_registry_init(&registry);
+	if (cli_load_config(cli, file, &tree, &diag) || !tree) {
+		cli_print_diag(&diag);
+		goto out;
+	}
+	if (vm_load_plugins(tree, cli_default_plugin_dir(), &registry, &err)) {
+		fprintf(stderr, "modvm: %s\n", err.msg);
+		goto out;
+	}
+	if (vm_check_config(tree, &registry, &diag)) {
+		cli_print_diag(&diag);
+		goto out;
+	}
+	/* Block the signals in every thread the VM creates; one thread waits for them. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	if (vm_create(tree, &registry, &vm, &err)) {
+		fprintf(stderr, "modvm: %s\n", err.msg);
+		goto out_mask;
+	}
+	if (pthread_create(&signal_thread, NULL, cli_signal_thread, vm)) {
+		fprintf(stderr, "modvm: cannot start the signal thread\n");
+		goto out_vm;
+	}
+	if (vm_power_on(vm, &err)) {
+		fprintf(stderr, "modvm: %s\n", err.msg);
+		goto out_thread;
+	}
+	state = vm_wait_stopped(vm);
+	if (state == PDM_VM_GURU_MEDITATION || state == PDM_VM_FATAL_ERROR) {
+		fprintf(stderr, "modvm: the VM failed: %s\n", vm_failure(vm));
+		rc = EXIT_VM_FAILED;
+		if (vm_power_off(vm, &err))
+			fprintf(stderr, "modvm: %s\n", err.msg);
+	} else {
+		rc = vm_exit_status(vm) >= 0 ? vm_exit_status(vm) & 0xff : 0;
+	}
+out_thread:
+	pthread_kill(signal_thread, SIGUSR2);
+	pthread_join(signal_thread, NULL);
+out_vm:
+	vm_destroy(vm);
+out_mask:
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+out:
+	cfg_diag_release(&diag);
+	cfg_free(tree);
+	pdm_registry_release(&registry);
+	return rc;
+}
+
+static void cli_print_schema(const struct pdm_cfg_key *keys)
+{
+	if (!keys || !keys->name) {
+		printf("    (no config keys)\n");
+		return;
+	}
+	for (const struct pdm_cfg_key *k = keys; k->name; k++) {
+		char range[64] = "";
+
+		if (k->type == PDM_CFG_INT && k->min < k->max)
+			snprintf(range, sizeof(range), " [%lld, %lld]", (long long)k->min,
+				 (long long)k->max);
+		printf("    %-12s %-8s %s%s%s%s  %s\n", k->name, pdm_cfg_type_name(k->type),
+		       k->flags & PDM_CFG_F_REQUIRED ? "required" : k->def ? "default " : "no default",
+		       k->flags & PDM_CFG_F_REQUIRED ? "" : k->def ? k->def : "", range,
+		       "", k->help ? k->help : "");
+	}
+}
+
+static int cli_plugins(struct cli *cli, const char *file)
+{
+	struct pdm_registry registry;
+	struct cfg_tree *tree = NULL;
+	struct cfg_diag diag;
+	struct err err;
+	int rc = 0;
+
+	cfg_diag_init(&diag);
+	pdm_registry_init(&registry);
+	if (file && cli_load_config(cli, file, &tree, &diag) == PDM_ERR_IO) {
+		cli_print_diag(&diag);
+		rc = EXIT_START_FAILED;
+		goto out;
+	}
+	if (vm_load_plugins(tree, cli_default_plugin_dir(), &registry, &err)) {
+		fprintf(stderr, "modvm: %s\n", err.msg);
+		rc = 1;
+	}
+	printf("core plugin ABI %u.%u\n", PDM_ABI_MAJOR, PDM_ABI_MINOR);
+	for (struct pdm_module *m = registry.modules; m; m = m->next) {
+		printf("\n%s (ABI %u.%u)\n", m->path, PDM_ABI_MAJOR_OF(m->abi_version),
+		       PDM_ABI_MINOR_OF(m->abi_version));
+		for (size_t i = 0; i < registry.dev_count; i++) {
+			const struct pdm_dev_reg *reg = &registry.devs[i]->reg;
+
+			if (registry.devs[i]->module != m)
+				continue;
+			printf("  device %s: %s\n", reg->name, reg->description ? reg->description : "");
+			cli_print_schema(reg->config);
+		}
+		for (size_t i = 0; i < registry.drv_count; i++) {
+			const struct pdm_drv_reg *reg = &registry.drvs[i]->reg;
+
+			if (registry.drvs[i]->module != m)
+				continue;
+			printf("  driver %s: %s\n", reg->name, reg->description ? reg->description : "");
+			cli_print_schema(reg->config);
+		}
+	}
+out:
+	cfg_diag_release(&diag);
+	cfg_free(tree);
+	pdm_registry_release(&registry);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "set", required_argument, NULL, 'o' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "log", required_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 }
+	};
+	struct cli cli = { 0 };
+	const char *log_filter = getenv("MODVM_LOG");
+	const char *cmd;
+	int opt;
+
+	/* A closed stdout must not kill the VM: writes fail with EPIPE instead. */
+	signal(SIGPIPE, SIG_IGN);
+	/* Options may come before or after the command: "+" would stop at the first word. */
+	while ((opt = getopt_long(argc, argv, "o:vh", options, NULL)) != -1) {
+		switch (opt) {
+		case 'o':
+			if (cli.override_count == CLI_MAX_OVERRIDES) {
+				fprintf(stderr, "modvm: too many -o options (%d at most)\n",
+					CLI_MAX_OVERRIDES);
+				return EXIT_START_FAILED;
+			}
+			cli.overrides[cli.override_count++] = optarg;
+			break;
+		case 'v':
+			cli.verbosity++;
+			break;
+		case 'L':
+			log_filter = optarg;
+			break;
+		case 'h':
+			cli_usage(stdout);
+			return 0;
+		case 'V':
+			printf("modvm %s (plugin ABI %u.%u)\n", PACKAGE_VERSION, PDM_ABI_MAJOR,
+			       PDM_ABI_MINOR);
+			return 0;
+		default:
+			cli_usage(stderr);
+			return EXIT_START_FAILED;
+		}
+	}
+	if (cli.verbosity)
+		log_set_filter(cli.verbosity > 1 ? "debug" : "info");
+	if (log_filter && log_set_filter(log_filter)) {
+		fprintf(stderr, "modvm: bad log filter '%s' (e.g. 'info' or 'warn,pdm=debug')\n",
+			log_filter);
+		return EXIT_START_FAILED;
+	}
+	if (optind >= argc) {
+		cli_usage(stderr);
+		return EXIT_START_FAILED;
+	}
+	cmd = argv[optind++];
+	if (!strcmp(cmd, "plugins") && argc - optind <= 1)
+		return cli_plugins(&cli, optind < argc ? argv[optind] : NULL);
+	if (argc - optind != 1) {
+		fprintf(stderr, "modvm: '%s' takes one FILE\n", cmd);
+		cli_usage(stderr);
+		return EXIT_START_FAILED;
+	}
+	if (!strcmp(cmd, "run"))
+		return cli_run(&cli, argv[optind]);
+	if (!strcmp(cmd, "check")) {
+		int rc = cli_check(&cli, argv[optind]);
+
+		return rc;
+	}
+	fprintf(stderr, "modvm: unknown command '%s'\n", cmd);
+	cli_usage(stderr);
+	return EXIT_START_FAILED;
+}

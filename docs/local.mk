@@ -1,0 +1,1 @@
+dist_man_MANS += docs/modvm.1 docs/modvm.ini.5

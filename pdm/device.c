@@ -1,0 +1,394 @@
+/*
+ * pdm/device.c - device instances: construction in config order, teardown in reverse,
+ * and the device helper table.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pdm/instance.h"
+#include "util/log.h"
+
+static struct pdm_device *pdm_dev_of(struct pdm_dev_ins *ins)
+{
+	return PDM_CONTAINER_OF(ins, struct pdm_device, ins);
+}
+
+pthread_mutex_t *pdm_dev_lock_of(struct pdm_dev_ins *ins)
+{
+	return &pdm_dev_of(ins)->lock;
+}
+
+static void *pdm_dev_base_query(struct pdm_ibase *base, const char *iid)
+{
+	struct pdm_device *device = PDM_CONTAINER_OF(base, struct pdm_device, base);
+
+	if (!strcmp(iid, PDM_IBASE_IID))
+		return base;
+	return device->type->reg.query_interface ?
+	       device->type->reg.query_interface(&device->ins, iid) : NULL;
+}
+
+void pdm_init(struct pdm *pdm, struct pdm_registry *registry, const struct pdm_host *host)
+{
+	memset(pdm, 0, sizeof(*pdm));
+	pdm->registry = registry;
+	pdm->host = host;
+	pdm->devices_tail = &pdm->devices;
+	pthread_mutex_init(&pdm->threads_lock, NULL);
+}
+
+size_t pdm_device_count(const struct pdm *pdm)
+{
+	size_t count = 0;
+
+	for (struct pdm_device *d = pdm->devices; d; d = d->next)
+		count++;
+	return count;
+}
+
+/* Chains bottom-up, then the destructor: DESIGN.md's destroy order. */
+static void pdm_device_destroy(struct pdm_device *device)
+{
+	struct pdm_lun *lun, *next;
+
+	pdm_threads_destroy(device->pdm, device);
+	for (lun = device->luns; lun; lun = lun->next)
+		pdm_chain_stop_threads(lun->top);
+	for (lun = device->luns; lun; lun = lun->next)
+		pdm_chain_destroy(lun->top);
+	log_debug("pdm", "destroying device '%s'", device->name);
+	if (device->type->reg.destruct)
+		device->type->reg.destruct(&device->ins);
+	for (lun = device->luns; lun; lun = next) {
+		next = lun->next;
+		free(lun);
+	}
+	device->type->instance_count--;
+	pthread_mutex_destroy(&device->lock);
+	free(device->ins.data);
+	free(device);
+}
+
+static int pdm_device_construct(struct pdm *pdm, struct pdm_dev_type *type, struct cfg_node *node,
+				uint32_t instance, struct err *err)
+{
+	struct pdm_device *device;
+	int status;
+
+	if (type->reg.max_instances && type->instance_count >= type->reg.max_instances)
+		return err_set(err, PDM_ERR_TOO_MANY,
+			       "%s:%d: [%s]: device '%s' allows %u instances at most",
+			       node->origin ? node->origin : "?", node->line, node->path,
+			       type->reg.name, type->reg.max_instances);
+	device = calloc(1, sizeof(*device));
+	if (!device)
+		return err_set(err, PDM_ERR_NO_MEMORY, "out of memory");
+	device->ins.data = calloc(1, type->reg.instance_size ? type->reg.instance_size : 1);
+	if (!device->ins.data) {
+		free(device);
+		return err_set(err, PDM_ERR_NO_MEMORY, "out of memory");
+	}
+	snprintf(device->name, sizeof(device->name), "%s#%u", type->reg.name, instance);
+	device->ins.version = PDM_ABI_VERSION;
+	device->ins.size = sizeof(device->ins);
+	device->ins.hlp = &pdm_dev_hlp;
+	device->ins.reg = &type->reg;
+	device->ins.name = device->name;
+	device->ins.instance = instance;
+	device->pdm = pdm;
+	device->type = type;
+	device->cfg = node;
+	device->base.query_interface = pdm_dev_base_query;
+	pthread_mutex_init(&device->lock, NULL);
+	type->instance_count++;
+
+	log_debug("pdm", "constructing device '%s'", device->name);
+	device->is_constructing = true;
+	status = type->reg.construct(&device->ins);
+	device->is_constructing = false;
+	if (status) {
+		const char *why = device->err.msg[0] ? device->err.msg :
+				  device->chain_err.msg[0] ? device->chain_err.msg :
+				  pdm_status_message(status);
+
+		/* A device that wrapped a failed attach in its own words keeps both. */
+		if (device->err.msg[0] && device->chain_err.msg[0] &&
+		    !strstr(device->err.msg, device->chain_err.msg))
+			err_set(err, status, "%s:%d: [%s]: device '%s': %s: %s", node->origin,
+				node->line, node->path, device->name, device->err.msg,
+				device->chain_err.msg);
+		else
+			err_set(err, status, "%s:%d: [%s]: device '%s': %s", node->origin,
+				node->line, node->path, device->name, why);
+		pdm_device_destroy(device);
+		return status < 0 ? status : PDM_ERR_CONSTRUCT;
+	}
+	*pdm->devices_tail = device;
+	pdm->devices_tail = &device->next;
+	return 0;
+}
+
+int pdm_construct(struct pdm *pdm, struct cfg_node *root, struct err *err)
+{
+	struct cfg_node *devices = cfg_find(root, "devices");
+	int status = 0;
+
+	if (!devices)
+		return 0;
+	for (struct cfg_node *tnode = devices->first_child; tnode && !status;
+	     tnode = tnode->next_sibling) {
+		struct pdm_dev_type *type = pdm_registry_find_dev(pdm->registry, tnode->name);
+
+		for (struct cfg_node *inode = tnode->first_child; inode && !status;
+		     inode = inode->next_sibling) {
+			char *end;
+			unsigned long instance = strtoul(inode->name, &end, 10);
+
+			if (!type || *end || end == inode->name)   /* pdm_check_config said why */
+				status = err_set(err, PDM_ERR_CFG, "[%s]: not a device instance",
+						 inode->path);
+			else
+				status = pdm_device_construct(pdm, type, inode, (uint32_t)instance, err);
+		}
+	}
+	if (status)
+		pdm_destroy(pdm);
+	return status;
+}
+
+void pdm_destroy(struct pdm *pdm)
+{
+	size_t count = pdm_device_count(pdm);
+	struct pdm_device **order;
+	struct pdm_device *device;
+	size_t i = 0;
+
+	if (!count)
+		return;
+	/* Reverse construction order; the list is singly linked, so take a snapshot. */
+	order = malloc(count * sizeof(*order));
+	if (!order) {
+		for (device = pdm->devices; device; ) {
+			struct pdm_device *next = device->next;
+
+			pdm_device_destroy(device);
+			device = next;
+		}
+	} else {
+		for (device = pdm->devices; device; device = device->next)
+			order[i++] = device;
+		while (i--)
+			pdm_device_destroy(order[i]);
+		free(order);
+	}
+	pdm->devices = NULL;
+	pdm->devices_tail = &pdm->devices;
+	pdm_threads_destroy(pdm, NULL);
+}
+
+/* ---- the device helper table ---- */
+
+static int pdm_dev_error(struct pdm_dev_ins *ins, int status, const char *fmt, ...)
+{
+	struct pdm_device *device = pdm_dev_of(ins);
+	va_list ap;
+
+	va_start(ap, fmt);
+	err_vset(&device->err, status, fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+static void pdm_dev_log(struct pdm_dev_ins *ins, enum pdm_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, ins->name, fmt, ap);
+	va_end(ap);
+}
+
+static int pdm_dev_cfg_error(struct pdm_device *device, int status, struct err *e)
+{
+	if (status && status != PDM_ERR_CFG_MISSING)
+		err_set(&device->err, status, "%s", e->msg);
+	return status;
+}
+
+static int pdm_dev_cfg_get_int(struct pdm_dev_ins *ins, const char *key, int64_t *value)
+{
+	struct pdm_device *device = pdm_dev_of(ins);
+	struct err e;
+
+	return pdm_dev_cfg_error(device, cfg_get_int(device->cfg, device->type->reg.config, key,
+						     value, &e), &e);
+}
+
+static int pdm_dev_cfg_get_bool(struct pdm_dev_ins *ins, const char *key, bool *value)
+{
+	struct pdm_device *device = pdm_dev_of(ins);
+	struct err e;
+
+	return pdm_dev_cfg_error(device, cfg_get_bool(device->cfg, device->type->reg.config, key,
+						      value, &e), &e);
+}
+
+static int pdm_dev_cfg_get_string(struct pdm_dev_ins *ins, const char *key, const char **value)
+{
+	struct pdm_device *device = pdm_dev_of(ins);
+	struct err e;
+
+	return pdm_dev_cfg_error(device, cfg_get_string(device->cfg, device->type->reg.config,
+							key, value, &e), &e);
+}
+
+static int pdm_dev_cfg_get_path(struct pdm_dev_ins *ins, const char *key, const char **value)
+{
+	struct pdm_device *device = pdm_dev_of(ins);
+	struct err e;
+
+	return pdm_dev_cfg_error(device, cfg_get_path(device->cfg, device->type->reg.config,
+						      key, value, &e), &e);
+}
+
+static int pdm_dev_ioport_register(struct pdm_dev_ins *ins, uint16_t port, uint32_t count,
+				   void *user, pdm_ioport_in_fn in, pdm_ioport_out_fn out,
+				   const char *desc)
+{
+	struct pdm_device *device = pdm_dev_of(ins);
+	const struct pdm_host *host = device->pdm->host;
+
+	if (!device->is_constructing)
+		return pdm_dev_error(ins, PDM_ERR_STATE, "i/o ports can only be registered in the constructor");
+	if (!host || !host->ioport_register)
+		return pdm_dev_error(ins, PDM_ERR_NOT_SUPPORTED, "no i/o port space in this context");
+	return host->ioport_register(host->ctx, ins, port, count, user, in, out, desc, &device->err);
+}
+
+static int pdm_dev_mmio_register(struct pdm_dev_ins *ins, uint64_t gpa, uint64_t size, void *user,
+				 pdm_mmio_read_fn read, pdm_mmio_write_fn write, const char *desc)
+{
+	struct pdm_device *device = pdm_dev_of(ins);
+	const struct pdm_host *host = device->pdm->host;
+
+	if (!device->is_constructing)
+		return pdm_dev_error(ins, PDM_ERR_STATE, "mmio ranges can only be registered in the constructor");
+	if (!host || !host->mmio_register)
+		return pdm_dev_error(ins, PDM_ERR_NOT_SUPPORTED, "no mmio space in this context");
+	return host->mmio_register(host->ctx, ins, gpa, size, user, read, write, desc, &device->err);
+}
+
+static int pdm_dev_irq_set(struct pdm_dev_ins *ins, uint32_t irq, int level)
+{
+	const struct pdm_host *host = pdm_dev_of(ins)->pdm->host;
+
+	return host && host->irq_set ? host->irq_set(host->ctx, irq, level) : PDM_ERR_NOT_SUPPORTED;
+}
+
+static int pdm_dev_phys_read(struct pdm_dev_ins *ins, uint64_t gpa, void *buf, size_t len)
+{
+	const struct pdm_host *host = pdm_dev_of(ins)->pdm->host;
+
+	return host && host->phys_read ? host->phys_read(host->ctx, gpa, buf, len) :
+	       PDM_ERR_NOT_SUPPORTED;
+}
+
+static int pdm_dev_phys_write(struct pdm_dev_ins *ins, uint64_t gpa, const void *buf, size_t len)
+{
+	const struct pdm_host *host = pdm_dev_of(ins)->pdm->host;
+
+	return host && host->phys_write ? host->phys_write(host->ctx, gpa, buf, len) :
+	       PDM_ERR_NOT_SUPPORTED;
+}
+
+static void pdm_dev_lock(struct pdm_dev_ins *ins)
+{
+	pthread_mutex_lock(&pdm_dev_of(ins)->lock);
+}
+
+static void pdm_dev_unlock(struct pdm_dev_ins *ins)
+{
+	pthread_mutex_unlock(&pdm_dev_of(ins)->lock);
+}
+
+static int pdm_dev_driver_attach(struct pdm_dev_ins *ins, uint32_t lun, struct pdm_ibase *above,
+				 struct pdm_ibase **below)
+{
+	struct pdm_device *device = pdm_dev_of(ins);
+	struct pdm_lun *entry, **tail;
+	char name[32], prefix[96];
+	int status;
+
+	*below = NULL;
+	if (!device->is_constructing)
+		return pdm_dev_error(ins, PDM_ERR_STATE, "driver_attach is only allowed in the constructor");
+	for (tail = &device->luns; *tail; tail = &(*tail)->next)
+		if ((*tail)->lun == lun)
+			return pdm_dev_error(ins, PDM_ERR_BUSY, "lun%u is already attached", lun);
+	entry = calloc(1, sizeof(*entry));
+	if (!entry)
+		return pdm_dev_error(ins, PDM_ERR_NO_MEMORY, "out of memory");
+	snprintf(name, sizeof(name), "lun%u", lun);
+	snprintf(prefix, sizeof(prefix), "%s/%s", device->name, name);
+	status = pdm_chain_construct(device, cfg_child(device->cfg, name), prefix,
+				     above ? above : &device->base, &entry->top, &device->chain_err);
+	if (status) {
+		free(entry);
+		return status;
+	}
+	entry->lun = lun;
+	*tail = entry;
+	*below = &entry->top->base;
+	return 0;
+}
+
+static int pdm_dev_thread_create(struct pdm_dev_ins *ins, struct pdm_thread **thread,
+				 pdm_thread_fn fn, pdm_thread_wakeup_fn wakeup, void *user,
+				 const char *name)
+{
+	struct pdm_device *device = pdm_dev_of(ins);
+
+	return pdm_thread_create(device->pdm, device, device->name, thread, fn, wakeup, user, name,
+				 &device->err);
+}
+
+static enum pdm_vm_state pdm_dev_vm_state(struct pdm_dev_ins *ins)
+{
+	const struct pdm_host *host = pdm_dev_of(ins)->pdm->host;
+
+	return host && host->vm_state ? host->vm_state(host->ctx) : PDM_VM_CREATED;
+}
+
+static int pdm_dev_vm_request_poweroff(struct pdm_dev_ins *ins, int exit_status)
+{
+	const struct pdm_host *host = pdm_dev_of(ins)->pdm->host;
+
+	log_debug(ins->name, "requests power-off (exit status %d)", exit_status);
+	return host && host->request_poweroff ? host->request_poweroff(host->ctx, exit_status) :
+	       PDM_ERR_NOT_SUPPORTED;
+}
+
+const struct pdm_dev_hlp pdm_dev_hlp = {
+	.version = PDM_ABI_VERSION,
+	.size = sizeof(struct pdm_dev_hlp),
+	.error = pdm_dev_error,
+	.log = pdm_dev_log,
+	.cfg_get_int = pdm_dev_cfg_get_int,
+	.cfg_get_bool = pdm_dev_cfg_get_bool,
+	.cfg_get_string = pdm_dev_cfg_get_string,
+	.cfg_get_path = pdm_dev_cfg_get_path,
+	.ioport_register = pdm_dev_ioport_register,
+	.mmio_register = pdm_dev_mmio_register,
+	.irq_set = pdm_dev_irq_set,
+	.phys_read = pdm_dev_phys_read,
+	.phys_write = pdm_dev_phys_write,
+	.lock = pdm_dev_lock,
+	.unlock = pdm_dev_unlock,
+	.driver_attach = pdm_dev_driver_attach,
+	.thread_create = pdm_dev_thread_create,
+	.thread_is_running = pdm_thread_is_running,
+	.vm_state = pdm_dev_vm_state,
+	.vm_request_poweroff = pdm_dev_vm_request_poweroff,
+};

@@ -1,0 +1,57 @@
+/*
+ * pdm/instance.h - device and driver instances, private to pdm/.
+ *
+ * The public struct pdm_dev_ins / pdm_drv_ins sits first in the core's struct, so the
+ * helper callbacks get back to it with PDM_CONTAINER_OF.
+ */
+#ifndef PDM_INSTANCE_H
+#define PDM_INSTANCE_H
+
+#include "pdm/pdm.h"
+
+struct pdm_lun {
+	uint32_t lun;
+	struct pdm_driver *top;             /* first driver of the chain */
+	struct pdm_lun *next;
+};
+
+struct pdm_device {
+	struct pdm_dev_ins ins;             /* first */
+	struct pdm *pdm;
+	struct pdm_dev_type *type;
+	struct cfg_node *cfg;
+	pthread_mutex_t lock;
+	bool is_constructing;               /* construct-time-only helpers allowed */
+	struct pdm_ibase base;              /* trampoline to reg->query_interface */
+	struct pdm_lun *luns;               /* attach order */
+	struct err err;                     /* set by hlp->error */
+	struct err chain_err;               /* why the last driver_attach failed */
+	char name[64];
+	struct pdm_device *next;
+};
+
+struct pdm_driver {
+	struct pdm_drv_ins ins;             /* first */
+	struct pdm *pdm;
+	struct pdm_drv_type *type;
+	struct pdm_device *device;          /* owner of the chain */
+	struct cfg_node *cfg;
+	bool is_constructing;
+	struct pdm_ibase base;              /* trampoline to reg->query_interface */
+	struct pdm_driver *below;
+	struct err err;
+	char name[160];
+};
+
+extern const struct pdm_dev_hlp pdm_dev_hlp;
+extern const struct pdm_drv_hlp pdm_drv_hlp;
+
+/* Builds the chain configured at node (a lun<N> or attached section) under `above`. */
+int pdm_chain_construct(struct pdm_device *device, struct cfg_node *node, const char *name_prefix,
+			struct pdm_ibase *above, struct pdm_driver **top, struct err *err);
+/* Terminates the worker threads of every link of a chain. */
+void pdm_chain_stop_threads(struct pdm_driver *top);
+/* Stops the chain's threads, then destroys it bottom-up: the lowest driver first. */
+void pdm_chain_destroy(struct pdm_driver *top);
+
+#endif

@@ -1,0 +1,426 @@
+/*
+ * pdm/pdm_test.c - the plugin manager with real test plugins: loading and refusing
+ * modules, building LUN chains, construct failure teardown, power notification
+ * order, worker threads, and config checks.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pdm/pdm.h"
+#include "tests/testutil.h"
+
+static char *tmp;
+static struct pdm_registry registry;
+
+static char *plugin(const char *name)
+{
+	return tu_fmt("%s/tests/plugins/.libs/%s.so", tu_builddir(), name);
+}
+
+static void setup(void)
+{
+	tmp = tu_tmpdir();
+	pdm_registry_init(&registry);
+}
+
+static void teardown(void)
+{
+	pdm_registry_release(&registry);
+	tu_rmtree(tmp);
+	free(tmp);
+}
+
+static void load_recorder(void)
+{
+	char *path = plugin("recorder");
+	struct err err = { 0 };
+
+	ck_assert_msg(pdm_registry_load(&registry, path, &err) == 0, "%s", err.msg);
+	free(path);
+}
+
+/* Writes vm.ini with `text` into tmp (the string "@LOG@" becomes the event log path). */
+static struct cfg_tree *load_config(const char *text)
+{
+	char *ini = tu_fmt("%s/vm.ini", tmp), *log = tu_fmt("%s/events.log", tmp);
+	struct cfg_tree *tree = NULL;
+	struct cfg_diag diag;
+	char buf[8192], *out = buf;
+
+	for (const char *p = text; *p; ) {
+		if (!strncmp(p, "@LOG@", 5)) {
+			out += sprintf(out, "%s", log);
+			p += 5;
+		} else {
+			*out++ = *p++;
+		}
+	}
+	*out = '\0';
+	tu_write_file(ini, buf);
+	cfg_diag_init(&diag);
+	ck_assert_int_eq(cfg_load(ini, &tree, &diag), 0);
+	ck_assert_int_eq(pdm_check_config(&registry, tree->root, &diag), 0);
+	ck_assert_int_eq(diag.count, 0);
+	cfg_diag_release(&diag);
+	free(ini);
+	free(log);
+	return tree;
+}
+
+static char *events(void)
+{
+	char *log = tu_fmt("%s/events.log", tmp);
+	char *text = tu_read_file(log);
+
+	free(log);
+	return text ? text : strdup("");
+}
+
+/* Asserts that the lines of the event log are exactly `expected`. */
+static void assert_events(const char *expected)
+{
+	char *text = events();
+
+	ck_assert_str_eq(text, expected);
+	free(text);
+}
+
+START_TEST(well_formed_plugin_registers_its_types)
+{
+	load_recorder();
+	ck_assert_ptr_nonnull(pdm_registry_find_dev(&registry, "trec"));
+	ck_assert_ptr_nonnull(pdm_registry_find_drv(&registry, "tlink"));
+	ck_assert_ptr_null(pdm_registry_find_dev(&registry, "tlink"));
+	ck_assert_uint_eq(registry.modules->abi_version, PDM_ABI_VERSION);
+}
+END_TEST
+
+START_TEST(wrong_abi_major_is_refused_before_any_code_runs)
+{
+	char *path = plugin("bad-abi");
+	struct err err = { 0 };
+
+	/* The module's ELF constructor calls abort(): reaching the asserts proves it never ran. */
+	ck_assert_int_eq(pdm_registry_load(&registry, path, &err), PDM_ERR_ABI);
+	ck_assert_ptr_nonnull(strstr(err.msg, path));
+	ck_assert_msg(strstr(err.msg, "ABI 2.0") && strstr(err.msg, "expects 1.0"), "%s", err.msg);
+	ck_assert_ptr_null(registry.modules);
+	free(path);
+}
+END_TEST
+
+START_TEST(module_without_entry_point_is_refused)
+{
+	char *path = plugin("no-entry");
+	struct err err = { 0 };
+
+	ck_assert_int_eq(pdm_registry_load(&registry, path, &err), PDM_ERR_NO_ENTRY);
+	ck_assert_ptr_nonnull(strstr(err.msg, path));
+	ck_assert_ptr_nonnull(strstr(err.msg, "pdm_module_register"));
+	ck_assert_ptr_null(registry.modules);
+	free(path);
+}
+END_TEST
+
+START_TEST(duplicate_type_is_refused_and_rolled_back)
+{
+	char *path = plugin("dup-type");
+	struct err err = { 0 };
+
+	load_recorder();
+	ck_assert_int_eq(pdm_registry_load(&registry, path, &err), PDM_ERR_DUPLICATE);
+	ck_assert_msg(strstr(err.msg, "dup-type.so") && strstr(err.msg, "recorder.so") &&
+		      strstr(err.msg, "'trec'"), "%s", err.msg);
+	ck_assert_uint_eq(registry.dev_count, 1);
+	ck_assert_ptr_null(registry.modules->next);
+	free(path);
+}
+END_TEST
+
+START_TEST(files_that_are_not_plugins_are_refused)
+{
+	char *text = tu_fmt("%s/text.so", tmp);
+	struct err err = { 0 };
+
+	tu_write_file(text, "not an ELF file\n");
+	ck_assert_int_eq(pdm_registry_load(&registry, text, &err), PDM_ERR_ABI);
+	ck_assert_msg(strstr(err.msg, "not an x86-64 ELF shared object"), "%s", err.msg);
+	/* A real shared object that is no modvm plugin. */
+	ck_assert_int_eq(pdm_registry_load(&registry, "/lib/x86_64-linux-gnu/libm.so.6", &err),
+			 PDM_ERR_ABI);
+	ck_assert_msg(strstr(err.msg, "not a modvm plugin"), "%s", err.msg);
+	ck_assert_int_eq(pdm_registry_load(&registry, "/nonexistent/x.so", &err), PDM_ERR_IO);
+	ck_assert_msg(strstr(err.msg, "/nonexistent/x.so"), "%s", err.msg);
+	free(text);
+}
+END_TEST
+
+START_TEST(folders_load_in_order_and_earlier_names_win)
+{
+	char *dir = tu_fmt("%s/tests/plugins/.libs", tu_builddir());
+	char *copy = tu_fmt("%s/recorder.so", tmp);
+	char *cmd = tu_fmt("cp '%s/recorder.so' '%s'", dir, copy);
+	const char *dirs[] = { tmp, "/nonexistent" };
+	struct err err = { 0 };
+
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(pdm_registry_load_dirs(&registry, dirs, 2, &err), 0);
+	ck_assert_str_eq(registry.modules->path, copy);
+	free(cmd);
+	free(copy);
+	free(dir);
+}
+END_TEST
+
+static const char chain3_ini[] =
+	"[devices/trec/0]\nlog = @LOG@\n"
+	"[devices/trec/0/lun0]\ndriver = tlink\nlog = @LOG@\n"
+	"[devices/trec/0/lun0/attached]\ndriver = tlink\nlog = @LOG@\n"
+	"[devices/trec/0/lun0/attached/attached]\ndriver = tlink\nlog = @LOG@\n";
+
+START_TEST(chain_three_links_deep_is_notified_and_torn_down_in_order)
+{
+	struct cfg_tree *tree;
+	struct pdm pdm;
+	struct err err = { 0 };
+
+	load_recorder();
+	tree = load_config(chain3_ini);
+	pdm_init(&pdm, &registry, NULL);
+	ck_assert_msg(pdm_construct(&pdm, tree->root, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(pdm_device_count(&pdm), 1);
+	pdm_power_on(&pdm);
+	pdm_power_off(&pdm);
+	pdm_destroy(&pdm);
+	assert_events(
+		"construct trec#0\n"
+		"construct trec#0/lun0/tlink\n"
+		"construct trec#0/lun0/tlink/tlink\n"
+		"construct trec#0/lun0/tlink/tlink/tlink\n"
+		/* power-on: drivers bottom-up, then the device */
+		"power-on trec#0/lun0/tlink/tlink/tlink\n"
+		"power-on trec#0/lun0/tlink/tlink\n"
+		"power-on trec#0/lun0/tlink\n"
+		"power-on trec#0\n"
+		/* power-off: drivers top-down, then the device */
+		"power-off trec#0/lun0/tlink\n"
+		"power-off trec#0/lun0/tlink/tlink\n"
+		"power-off trec#0/lun0/tlink/tlink/tlink\n"
+		"power-off trec#0\n"
+		/* destroy: the chain bottom-up, then the device */
+		"destruct trec#0/lun0/tlink/tlink/tlink\n"
+		"destruct trec#0/lun0/tlink/tlink\n"
+		"destruct trec#0/lun0/tlink\n"
+		"destruct trec#0\n");
+	cfg_free(tree);
+}
+END_TEST
+
+START_TEST(failing_constructor_tears_down_everything_built_so_far)
+{
+	struct cfg_tree *tree;
+	struct pdm pdm;
+	struct err err = { 0 };
+
+	load_recorder();
+	tree = load_config(
+		"[devices/trec/0]\nlog = @LOG@\n"
+		"[devices/trec/0/lun0]\ndriver = tlink\nlog = @LOG@\n"
+		"[devices/trec/1]\nlog = @LOG@\nluns = 0\n"
+		"[devices/trec/2]\nlog = @LOG@\nfail = yes\n"
+		"[devices/trec/2/lun0]\ndriver = tlink\nlog = @LOG@\n"
+		"[devices/trec/3]\nlog = @LOG@\n");
+	pdm_init(&pdm, &registry, NULL);
+	ck_assert_int_eq(pdm_construct(&pdm, tree->root, &err), PDM_ERR_CONSTRUCT);
+	ck_assert_msg(strstr(err.msg, "vm.ini:7") && strstr(err.msg, "'trec#2'") &&
+		      strstr(err.msg, "told to fail"), "%s", err.msg);
+	ck_assert_uint_eq(pdm_device_count(&pdm), 0);
+	assert_events(
+		"construct trec#0\n"
+		"construct trec#0/lun0/tlink\n"
+		"construct trec#1\n"
+		"construct trec#2\n"
+		"construct trec#2/lun0/tlink\n"
+		/* the failed instance's destructor still runs, after its chain */
+		"destruct trec#2/lun0/tlink\n"
+		"destruct trec#2\n"
+		/* then everything before it, in reverse */
+		"destruct trec#1\n"
+		"destruct trec#0/lun0/tlink\n"
+		"destruct trec#0\n");
+	pdm_destroy(&pdm);      /* nothing left: must be harmless */
+	cfg_free(tree);
+}
+END_TEST
+
+START_TEST(failing_driver_names_itself_and_its_section)
+{
+	struct cfg_tree *tree;
+	struct pdm pdm;
+	struct err err = { 0 };
+
+	load_recorder();
+	tree = load_config(
+		"[devices/trec/0]\nlog = @LOG@\n"
+		"[devices/trec/0/lun0]\ndriver = tlink\nlog = @LOG@\n"
+		"[devices/trec/0/lun0/attached]\ndriver = tlink\nlog = @LOG@\nfail = yes\n");
+	pdm_init(&pdm, &registry, NULL);
+	ck_assert_int_eq(pdm_construct(&pdm, tree->root, &err), PDM_ERR_CONSTRUCT);
+	ck_assert_msg(strstr(err.msg, "'trec#0/lun0/tlink/tlink'") &&
+		      strstr(err.msg, "devices/trec/0/lun0/attached") &&
+		      strstr(err.msg, "told to fail"), "%s", err.msg);
+	assert_events(
+		"construct trec#0\n"
+		"construct trec#0/lun0/tlink\n"
+		"construct trec#0/lun0/tlink/tlink\n"
+		"destruct trec#0/lun0/tlink/tlink\n"
+		"destruct trec#0/lun0/tlink\n"
+		"destruct trec#0\n");
+	cfg_free(tree);
+}
+END_TEST
+
+START_TEST(missing_interface_is_named_in_the_error)
+{
+	struct cfg_tree *tree;
+	struct pdm pdm;
+	struct err err = { 0 };
+
+	load_recorder();
+	tree = load_config(
+		"[devices/trec/0]\nlog = @LOG@\nneed = modvm.test.nothing.v1\n"
+		"[devices/trec/0/lun0]\ndriver = tlink\nlog = @LOG@\n");
+	pdm_init(&pdm, &registry, NULL);
+	ck_assert_int_eq(pdm_construct(&pdm, tree->root, &err), PDM_ERR_NO_INTERFACE);
+	ck_assert_msg(strstr(err.msg, "'modvm.test.nothing.v1'") && strstr(err.msg, "trec#0"),
+		      "%s", err.msg);
+	cfg_free(tree);
+}
+END_TEST
+
+static bool wait_for_event(const char *needle)
+{
+	for (int i = 0; i < 1000; i++) {
+		char *text = events();
+		bool found = strstr(text, needle) != NULL;
+
+		free(text);
+		if (found)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+START_TEST(worker_threads_run_only_between_power_on_and_power_off)
+{
+	struct cfg_tree *tree;
+	struct pdm pdm;
+	struct err err = { 0 };
+	char *text;
+
+	load_recorder();
+	tree = load_config(
+		"[devices/trec/0]\n"
+		"[devices/trec/0/lun0]\ndriver = tlink\nlog = @LOG@\nthread = yes\n");
+	pdm_init(&pdm, &registry, NULL);
+	ck_assert_msg(pdm_construct(&pdm, tree->root, &err) == 0, "%s", err.msg);
+	usleep(50000);
+	text = events();
+	ck_assert_ptr_null(strstr(text, "thread-run"));     /* created suspended */
+	free(text);
+	pdm_power_on(&pdm);
+	ck_assert(wait_for_event("thread-run"));
+	pdm_power_off(&pdm);            /* returns only once the thread has parked */
+	assert_events(
+		"construct trec#0/lun0/tlink\n"
+		"power-on trec#0/lun0/tlink\n"
+		"thread-run trec#0/lun0/tlink\n"
+		"power-off trec#0/lun0/tlink\n"
+		"thread-stop trec#0/lun0/tlink\n");
+	pdm_power_on(&pdm);             /* resumed: fn is called again */
+	ck_assert(wait_for_event("thread-run trec#0/lun0/tlink\npower-off"));
+	pdm_destroy(&pdm);
+	text = events();
+	ck_assert_int_eq(tu_count(text, "thread-run"), 2);
+	ck_assert_int_eq(tu_count(text, "thread-stop"), 2);
+	ck_assert_int_eq(tu_count(text, "destruct trec#0/lun0/tlink"), 1);
+	free(text);
+	cfg_free(tree);
+}
+END_TEST
+
+START_TEST(config_check_reports_every_problem_with_its_line)
+{
+	char *ini = tu_fmt("%s/bad.ini", tmp);
+	struct cfg_tree *tree = NULL;
+	struct cfg_diag diag;
+
+	load_recorder();
+	tu_write_file(ini,
+		      "[devices/nosuch/0]\n"                  /* 1 */
+		      "x = 1\n"
+		      "[devices/trec/0]\n"                    /* 3 */
+		      "bogus = 1\n"                           /* 4 */
+		      "luns = 99\n"                           /* 5 */
+		      "[devices/trec/0/lun0]\n"               /* 6 */
+		      "driver = nodriver\n"                   /* 7 */
+		      "[devices/trec/x]\n"                    /* 8 */
+		      "[devices/trec/1/lun1]\n"               /* 9 */
+		      "log = y\n");
+	cfg_diag_init(&diag);
+	ck_assert_int_eq(cfg_load(ini, &tree, &diag), 0);
+	ck_assert_int_eq(pdm_check_config(&registry, tree->root, &diag), PDM_ERR_CFG);
+	ck_assert_int_eq(diag.count, 6);
+	ck_assert_msg(strstr(diag.lines[0], "bad.ini:1:") && strstr(diag.lines[0], "'nosuch'"), "%s", diag.lines[0]);
+	ck_assert_msg(strstr(diag.lines[1], "bad.ini:4:") && strstr(diag.lines[1], "bogus"), "%s", diag.lines[1]);
+	ck_assert_msg(strstr(diag.lines[2], "bad.ini:5:") && strstr(diag.lines[2], "luns"), "%s", diag.lines[2]);
+	ck_assert_msg(strstr(diag.lines[3], "bad.ini:7:") && strstr(diag.lines[3], "'nodriver'"), "%s", diag.lines[3]);
+	ck_assert_msg(strstr(diag.lines[4], "bad.ini:8:") && strstr(diag.lines[4], "instance"), "%s", diag.lines[4]);
+	ck_assert_msg(strstr(diag.lines[5], "bad.ini:9:") && strstr(diag.lines[5], "driver"), "%s", diag.lines[5]);
+	cfg_diag_release(&diag);
+	cfg_free(tree);
+	free(ini);
+}
+END_TEST
+
+static Suite *pdm_suite(void)
+{
+	Suite *s = suite_create("pdm");
+	TCase *load = tcase_create("load");
+	TCase *chain = tcase_create("instances");
+
+	tcase_add_checked_fixture(load, setup, teardown);
+	tcase_add_test(load, well_formed_plugin_registers_its_types);
+	tcase_add_test(load, wrong_abi_major_is_refused_before_any_code_runs);
+	tcase_add_test(load, module_without_entry_point_is_refused);
+	tcase_add_test(load, duplicate_type_is_refused_and_rolled_back);
+	tcase_add_test(load, files_that_are_not_plugins_are_refused);
+	tcase_add_test(load, folders_load_in_order_and_earlier_names_win);
+	suite_add_tcase(s, load);
+
+	tcase_add_checked_fixture(chain, setup, teardown);
+	tcase_set_timeout(chain, 60);
+	tcase_add_test(chain, chain_three_links_deep_is_notified_and_torn_down_in_order);
+	tcase_add_test(chain, failing_constructor_tears_down_everything_built_so_far);
+	tcase_add_test(chain, failing_driver_names_itself_and_its_section);
+	tcase_add_test(chain, missing_interface_is_named_in_the_error);
+	tcase_add_test(chain, worker_threads_run_only_between_power_on_and_power_off);
+	tcase_add_test(chain, config_check_reports_every_problem_with_its_line);
+	suite_add_tcase(s, chain);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *runner = srunner_create(pdm_suite());
+	int failed;
+
+	srunner_run_all(runner, CK_NORMAL);
+	failed = srunner_ntests_failed(runner);
+	srunner_free(runner);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,36 @@
+# The built-in plugins. Each is a libtool module seeing only sdk/include.
+plugin_LTLIBRARIES += plugins/serial.la plugins/char.la plugins/stdio.la plugins/file.la \
+	plugins/debug-exit.la
+
+plugins_serial_la_SOURCES = plugins/serial/serial.c plugins/serial/uart.c plugins/serial/uart.h
+plugins_serial_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+plugins_serial_la_CFLAGS = $(PLUGIN_CFLAGS)
+plugins_serial_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+plugins_char_la_SOURCES = plugins/char/char.c
+plugins_char_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+plugins_char_la_CFLAGS = $(PLUGIN_CFLAGS)
+plugins_char_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+plugins_stdio_la_SOURCES = plugins/stdio/stdio.c plugins/stream/fdstream.c plugins/stream/fdstream.h
+plugins_stdio_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+plugins_stdio_la_CFLAGS = $(PLUGIN_CFLAGS)
+plugins_stdio_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+plugins_file_la_SOURCES = plugins/file/file.c plugins/stream/fdstream.c plugins/stream/fdstream.h
+plugins_file_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+plugins_file_la_CFLAGS = $(PLUGIN_CFLAGS)
+plugins_file_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+plugins_debug_exit_la_SOURCES = plugins/debug-exit/debug-exit.c
+plugins_debug_exit_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+plugins_debug_exit_la_CFLAGS = $(PLUGIN_CFLAGS)
+plugins_debug_exit_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+# The pure UART model is tested alone, without the core.
+check_PROGRAMS += plugins/serial/uart_test
+TESTS += plugins/serial/uart_test
+plugins_serial_uart_test_SOURCES = plugins/serial/uart_test.c plugins/serial/uart.c
+plugins_serial_uart_test_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+plugins_serial_uart_test_CFLAGS = $(WARN_CFLAGS) $(CHECK_CFLAGS)
+plugins_serial_uart_test_LDADD = $(CHECK_LIBS)

@@ -1,0 +1,53 @@
+# Test plugins: built for `make check` only, never installed.
+check_LTLIBRARIES += tests/plugins/recorder.la tests/plugins/bad-abi.la \
+	tests/plugins/no-entry.la tests/plugins/dup-type.la tests/plugins/sink.la
+tests_plugins_recorder_la_SOURCES = tests/plugins/recorder.c
+tests_plugins_recorder_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+tests_plugins_recorder_la_CFLAGS = $(PLUGIN_CFLAGS)
+tests_plugins_recorder_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+tests_plugins_bad_abi_la_SOURCES = tests/plugins/bad-abi.c
+tests_plugins_bad_abi_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+tests_plugins_bad_abi_la_CFLAGS = $(PLUGIN_CFLAGS)
+tests_plugins_bad_abi_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+tests_plugins_no_entry_la_SOURCES = tests/plugins/no-entry.c
+tests_plugins_no_entry_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+tests_plugins_no_entry_la_CFLAGS = $(PLUGIN_CFLAGS)
+tests_plugins_no_entry_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+tests_plugins_dup_type_la_SOURCES = tests/plugins/dup-type.c
+tests_plugins_dup_type_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+tests_plugins_dup_type_la_CFLAGS = $(PLUGIN_CFLAGS)
+tests_plugins_dup_type_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+tests_plugins_sink_la_SOURCES = tests/plugins/sink.c
+tests_plugins_sink_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+tests_plugins_sink_la_CFLAGS = $(PLUGIN_CFLAGS)
+tests_plugins_sink_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+
+# Tiny guests for the vmm and cli tests.
+TEST_GUESTS = tests/guests/exit42.bin tests/guests/unhandled.bin tests/guests/spin.bin \
+	tests/guests/outloop.bin tests/guests/triple.bin
+check_DATA += $(TEST_GUESTS) examples/hello.bin
+CLEANFILES += $(TEST_GUESTS)
+EXTRA_DIST += tests/guests/guest.h tests/guests/puts.inc tests/guests/exit42.S \
+	tests/guests/unhandled.S tests/guests/spin.S tests/guests/outloop.S \
+	tests/guests/triple.S
+$(TEST_GUESTS): tests/guests/guest.h tests/guests/puts.inc
+
+# The pdm suite loads the test plugins above.
+check_PROGRAMS += pdm/pdm_test
+TESTS += pdm/pdm_test
+pdm_pdm_test_SOURCES = pdm/pdm_test.c tests/testutil.c tests/testutil.h
+pdm_pdm_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+pdm_pdm_test_LDADD = pdm/libpdm.a config/libconfig.a util/libutil.a $(INIPARSER_LIBS) $(CHECK_LIBS)
+
+# The command line, end to end.
+check_PROGRAMS += cli/cli_test
+TESTS += cli/cli_test
+cli_cli_test_SOURCES = cli/cli_test.c tests/testutil.c tests/testutil.h
+cli_cli_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+cli_cli_test_LDADD = util/libutil.a $(CHECK_LIBS)
+check_PROGRAMS += cli/cli_run_test
+TESTS += cli/cli_run_test
+cli_cli_run_test_SOURCES = cli/cli_test.c tests/testutil.c tests/testutil.h
+cli_cli_run_test_CPPFLAGS = $(AM_CPPFLAGS) -DCLI_TEST_RUN
+cli_cli_run_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+cli_cli_run_test_LDADD = util/libutil.a $(CHECK_LIBS)

@@ -1,0 +1,421 @@
+/*
+ * vmm/emt.c - emulation threads: the per-vCPU loop, kicking an EMT out of KVM_RUN,
+ * requests and rendezvous.
+ *
+ * The loop serves, in order: terminate, a pending rendezvous, queued requests, then,
+ * if the VM is RUNNING, one KVM_RUN; otherwise it sleeps until kicked.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "util/log.h"
+#include "vmm/vcpu.h"
+
+static __thread struct vcpu *emt_current;
+
+struct vcpu *emt_self(void)
+{
+	return emt_current;
+}
+
+/* SIGRTMIN is a function call in glibc; this is its value, fixed at first use. */
+static int emt_kick_signal(void)
+{
+	return SIGRTMIN;
+}
+
+static void emt_kick_handler(int sig)
+{
+	(void)sig;      /* only there so that the signal interrupts KVM_RUN instead of killing */
+}
+
+void vcpu_kick(struct vcpu *vcpu, uint32_t ff)
+{
+	atomic_fetch_or(&vcpu->ff, ff);
+	pthread_mutex_lock(&vcpu->lock);
+	pthread_cond_signal(&vcpu->cond);
+	pthread_mutex_unlock(&vcpu->lock);
+	/*
+	 * Pairs with the EMT's store of in_guest before its last look at ff (both seq_cst):
+	 * either it sees our flag and does not enter, or we see in_guest and interrupt it.
+	 * immediate_exit covers a kick that lands between that look and the entry.
+	 */
+	if (atomic_load(&vcpu->in_guest) && vcpu->has_thread) {
+		__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		pthread_kill(vcpu->tid, emt_kick_signal());
+	}
+}
+
+void vm_kick_all(struct vm *vm, uint32_t ff)
+{
+	for (unsigned i = 0; i < vm->cpu_count; i++)
+		vcpu_kick(&vm->vcpus[i], ff);
+}
+
+/* ---- requests ---- */
+
+static void emt_process_requests(struct vcpu *vcpu)
+{
+	struct vm_req *req, *next;
+
+	pthread_mutex_lock(&vcpu->lock);
+	atomic_fetch_and(&vcpu->ff, ~VCPU_FF_REQUEST);
+	req = vcpu->reqs;
+	vcpu->reqs = NULL;
+	vcpu->reqs_tail = &vcpu->reqs;
+	pthread_mutex_unlock(&vcpu->lock);
+	for (; req; req = next) {
+		next = req->next;
+		req->status = req->fn(vcpu->vm, req->arg);
+		if (req->is_nowait) {
+			if (req->status)
+				log_debug("emt", "request on EMT %u failed: %s", vcpu->id,
+					  pdm_status_message(req->status));
+			free(req);
+			continue;
+		}
+		pthread_mutex_lock(req->done_lock);
+		req->is_done = true;
+		pthread_cond_broadcast(req->done_cond);
+		pthread_mutex_unlock(req->done_lock);
+	}
+}
+
+int vm_req_call(struct vm *vm, unsigned cpu, bool is_nowait, vm_req_fn fn, void *arg)
+{
+	struct vcpu *self = emt_self();
+	pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t done_cond = PTHREAD_COND_INITIALIZER;
+	struct vm_req local = { 0 }, *req = &local;
+	struct vcpu *target;
+
+	if (cpu == VM_CPU_ANY)
+		cpu = self && self->vm == vm ? self->id : 0;
+	if (cpu >= vm->cpu_count)
+		return PDM_ERR_INVALID_ARG;
+	target = &vm->vcpus[cpu];
+	/* A waited call from the target EMT itself runs in place. */
+	if (!is_nowait && self == target)
+		return fn(vm, arg);
+	if (is_nowait && !(req = calloc(1, sizeof(*req))))
+		return PDM_ERR_NO_MEMORY;
+	req->fn = fn;
+	req->arg = arg;
+	req->is_nowait = is_nowait;
+	req->done_lock = &done_lock;
+	req->done_cond = &done_cond;
+	pthread_mutex_lock(&target->lock);
+	*target->reqs_tail = req;
+	target->reqs_tail = &req->next;
+	pthread_mutex_unlock(&target->lock);
+	vcpu_kick(target, VCPU_FF_REQUEST);
+	if (is_nowait)
+		return 0;
+	pthread_mutex_lock(&done_lock);
+	while (!req->is_done)
+		pthread_cond_wait(&done_cond, &done_lock);
+	pthread_mutex_unlock(&done_lock);
+	pthread_cond_destroy(&done_cond);
+	pthread_mutex_destroy(&done_lock);
+	return req->status;
+}
+
+/* ---- rendezvous ---- */
+
+/* Runs this EMT's part of the active rendezvous; returns the merged status. */
+static int emt_rendezvous_arrive(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+	struct vm_rendezvous *rdv = &vm->rdv;
+	uint64_t generation;
+	bool is_mine;
+	int status;
+
+	pthread_mutex_lock(&rdv->lock);
+	atomic_fetch_and(&vcpu->ff, ~VCPU_FF_RENDEZVOUS);
+	if (!rdv->is_active) {
+		pthread_mutex_unlock(&rdv->lock);
+		return 0;
+	}
+	generation = rdv->generation;
+	if (++rdv->arrived == vm->cpu_count)
+		pthread_cond_broadcast(&rdv->cond);
+	while (rdv->arrived < vm->cpu_count)
+		pthread_cond_wait(&rdv->cond, &rdv->lock);
+
+	switch (rdv->type) {
+	case VM_RDV_ONCE:
+		is_mine = vcpu->id == rdv->caller;
+		break;
+	case VM_RDV_ASCENDING:
+	case VM_RDV_DESCENDING:
+		while (rdv->turn != (int)vcpu->id)
+			pthread_cond_wait(&rdv->cond, &rdv->lock);
+		is_mine = true;
+		break;
+	default:
+		is_mine = true;
+		break;
+	}
+	if (is_mine && !(rdv->status && (rdv->flags & VM_RDV_F_STOP_ON_ERROR))) {
+		pthread_mutex_unlock(&rdv->lock);
+		status = rdv->fn(vm, vcpu, rdv->arg);
+		pthread_mutex_lock(&rdv->lock);
+		if (status && !rdv->status)
+			rdv->status = status;
+	}
+	if (rdv->type == VM_RDV_ASCENDING)
+		rdv->turn++;
+	else if (rdv->type == VM_RDV_DESCENDING)
+		rdv->turn--;
+	if (++rdv->left == vm->cpu_count)
+		rdv->is_active = false;
+	pthread_cond_broadcast(&rdv->cond);
+	/* Leave together, so that no EMT runs guest code while another is still inside. */
+	while (rdv->is_active && rdv->generation == generation)
+		pthread_cond_wait(&rdv->cond, &rdv->lock);
+	status = rdv->status;
+	pthread_mutex_unlock(&rdv->lock);
+	return status;
+}
+
+int vm_rendezvous(struct vm *vm, enum vm_rdv_type type, unsigned flags, vm_rdv_fn fn, void *arg)
+{
+	struct vcpu *self = emt_self();
+	struct vm_rendezvous *rdv = &vm->rdv;
+
+	if (!self || self->vm != vm)
+		return PDM_ERR_STATE;
+	pthread_mutex_lock(&rdv->lock);
+	/* Someone else's rendezvous is in progress: take part in it first. */
+	while (rdv->is_active) {
+		pthread_mutex_unlock(&rdv->lock);
+		emt_rendezvous_arrive(self);
+		pthread_mutex_lock(&rdv->lock);
+	}
+	rdv->is_active = true;
+	rdv->generation++;
+	rdv->type = type;
+	rdv->flags = flags;
+	rdv->caller = self->id;
+	rdv->fn = fn;
+	rdv->arg = arg;
+	rdv->arrived = 0;
+	rdv->left = 0;
+	rdv->status = 0;
+	rdv->turn = type == VM_RDV_DESCENDING ? (int)vm->cpu_count - 1 : 0;
+	pthread_mutex_unlock(&rdv->lock);
+	for (unsigned i = 0; i < vm->cpu_count; i++)
+		if (i != self->id)
+			vcpu_kick(&vm->vcpus[i], VCPU_FF_RENDEZVOUS);
+	return emt_rendezvous_arrive(self);
+}
+
+/* ---- running the guest ---- */
+
+static void emt_consume_kick(struct vcpu *vcpu)
+{
+	sigset_t set;
+	struct timespec zero = { 0, 0 };
+
+	__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+	sigemptyset(&set);
+	sigaddset(&set, emt_kick_signal());
+	while (sigtimedwait(&set, NULL, &zero) > 0)
+		;
+}
+
+static void emt_handle_io(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
+
+	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size)
+		iom_dispatch_pio(&vcpu->vm->iom, run->io.port, is_write, data, run->io.size);
+}
+
+static void emt_run_guest(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+	struct kvm_run *run = vcpu->run;
+	int rc, saved_errno;
+
+	atomic_store(&vcpu->in_guest, 1);
+	if (atomic_load(&vcpu->ff)) {
+		atomic_store(&vcpu->in_guest, 0);
+		return;
+	}
+	rc = ioctl(vcpu->fd, KVM_RUN, 0);
+	saved_errno = errno;
+	atomic_store(&vcpu->in_guest, 0);
+	if (rc < 0) {
+		if (saved_errno == EINTR || saved_errno == EAGAIN) {
+			emt_consume_kick(vcpu);
+			return;
+		}
+		vm_guru(vm, vcpu, "KVM_RUN failed: %s", strerror(saved_errno));
+		return;
+	}
+	atomic_fetch_add_explicit(&vcpu->exits, 1, memory_order_relaxed);
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		emt_handle_io(vcpu);
+		break;
+	case KVM_EXIT_MMIO:
+		iom_dispatch_mmio(&vm->iom, run->mmio.phys_addr, run->mmio.is_write, run->mmio.data,
+				  run->mmio.len);
+		break;
+	case KVM_EXIT_INTR:
+		emt_consume_kick(vcpu);
+		break;
+	case KVM_EXIT_SHUTDOWN:
+		vm_guru(vm, vcpu, "triple fault (KVM_EXIT_SHUTDOWN)");
+		break;
+	case KVM_EXIT_SYSTEM_EVENT:
+		if (run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN)
+			vm_request_poweroff(vm, -1);
+		else
+			vm_guru(vm, vcpu, "system event %u", run->system_event.type);
+		break;
+	case KVM_EXIT_INTERNAL_ERROR:
+		vm_guru(vm, vcpu, "KVM internal error, suberror %u", run->internal.suberror);
+		break;
+	case KVM_EXIT_FAIL_ENTRY:
+		vm_guru(vm, vcpu, "VM entry failed, hardware reason %#llx",
+			(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		break;
+	default:
+		vm_guru(vm, vcpu, "unexpected exit reason %u", run->exit_reason);
+		break;
+	}
+}
+
+static void emt_wait_for_work(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+
+	pthread_mutex_lock(&vcpu->lock);
+	while (!atomic_load(&vcpu->ff) && vm_state(vm) != PDM_VM_RUNNING)
+		pthread_cond_wait(&vcpu->cond, &vcpu->lock);
+	pthread_mutex_unlock(&vcpu->lock);
+}
+
+static int emt_setup(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+	struct {
+		struct kvm_signal_mask head;
+		uint8_t bytes[8];
+	} mask;
+	sigset_t set;
+	int status;
+
+	status = kvm_vcpu_create(&vm->kvm, vcpu->id, &vcpu->fd, &vcpu->run, &vcpu->create_err);
+	if (status)
+		return status;
+	/* The kick signal stays blocked except inside KVM_RUN. */
+	pthread_sigmask(SIG_BLOCK, NULL, &set);
+	sigdelset(&set, emt_kick_signal());
+	mask.head.len = 8;       /* the kernel's sigset size, not glibc's */
+	memcpy(mask.head.sigset, &set, 8);
+	if (ioctl(vcpu->fd, KVM_SET_SIGNAL_MASK, &mask) < 0)
+		return err_set(&vcpu->create_err, PDM_ERR_KVM, "KVM_SET_SIGNAL_MASK failed: %s",
+			       strerror(errno));
+	return 0;
+}
+
+static void *emt_main(void *arg)
+{
+	struct vcpu *vcpu = arg;
+	struct vm *vm = vcpu->vm;
+	int status;
+
+	emt_current = vcpu;
+	status = emt_setup(vcpu);
+	pthread_mutex_lock(&vm->state_lock);
+	vcpu->create_status = status;
+	vcpu->is_ready = true;
+	pthread_cond_broadcast(&vm->state_cond);
+	pthread_mutex_unlock(&vm->state_lock);
+	if (status)
+		return NULL;
+
+	for (;;) {
+		uint32_t ff = atomic_load(&vcpu->ff);
+
+		if (ff & VCPU_FF_TERMINATE)
+			break;
+		if (ff & VCPU_FF_CHECK_STATE)   /* the state is looked at below anyway */
+			atomic_fetch_and(&vcpu->ff, ~VCPU_FF_CHECK_STATE);
+		if (ff & VCPU_FF_RENDEZVOUS)
+			emt_rendezvous_arrive(vcpu);
+		else if (ff & VCPU_FF_REQUEST)
+			emt_process_requests(vcpu);
+		else if (vm_state(vm) == PDM_VM_RUNNING)
+			emt_run_guest(vcpu);
+		else
+			emt_wait_for_work(vcpu);
+	}
+	return NULL;
+}
+
+int emt_start(struct vm *vm, struct err *err)
+{
+	struct sigaction sa = { .sa_handler = emt_kick_handler };
+	sigset_t block, old;
+	int status = 0;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(emt_kick_signal(), &sa, NULL);
+	/* Every thread starts with the kick blocked; EMTs inherit it. */
+	sigemptyset(&block);
+	sigaddset(&block, emt_kick_signal());
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+
+	for (unsigned i = 0; i < vm->cpu_count; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+		int rc = pthread_create(&vcpu->tid, NULL, emt_main, vcpu);
+
+		if (rc) {
+			status = err_set(err, PDM_ERR_NO_MEMORY, "cannot start EMT %u: %s", i,
+					 strerror(rc));
+			break;
+		}
+		vcpu->has_thread = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* Wait for every started EMT to create its vCPU. */
+	pthread_mutex_lock(&vm->state_lock);
+	for (unsigned i = 0; i < vm->cpu_count; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+
+		while (vcpu->has_thread && !vcpu->is_ready)
+			pthread_cond_wait(&vm->state_cond, &vm->state_lock);
+		if (!status && vcpu->has_thread && vcpu->create_status)
+			status = err_set(err, vcpu->create_status, "vCPU %u: %s", i,
+					 vcpu->create_err.msg);
+	}
+	pthread_mutex_unlock(&vm->state_lock);
+	return status;
+}
+
+void emt_stop(struct vm *vm)
+{
+	vm_kick_all(vm, VCPU_FF_TERMINATE);
+	for (unsigned i = 0; i < vm->cpu_count; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+
+		if (vcpu->has_thread) {
+			pthread_join(vcpu->tid, NULL);
+			vcpu->has_thread = false;
+		}
+		kvm_vcpu_destroy(&vm->kvm, vcpu->fd, vcpu->run);
+		vcpu->fd = -1;
+		vcpu->run = NULL;
+	}
+}

@@ -1,0 +1,167 @@
+/*
+ * vmm/kvm.c - the KVM backend.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vmm/kvm.h"
+
+/*
+ * The TSS and identity map go in the 4 GiB hole below the BIOS, where QEMU and
+ * kvmtool put them: Intel's real-mode emulation needs both, outside guest RAM.
+ */
+#define KVM_TSS_ADDR 0xfffbd000ull
+#define KVM_IDENTITY_MAP_ADDR 0xfffbc000ull
+#define KVM_MAX_CPUID_ENTRIES 256
+
+const char *kvm_device_path(void)
+{
+	const char *path = getenv("MODVM_KVM_DEVICE");
+
+	return path && *path ? path : "/dev/kvm";
+}
+
+static int kvm_fail(struct err *err, const char *what)
+{
+	int saved = errno;
+
+	return err_set(err, PDM_ERR_KVM, "%s failed: %s", what, strerror(saved));
+}
+
+int kvm_open(struct kvm *kvm, struct err *err)
+{
+	static const int caps[] = { KVM_CAP_IRQCHIP, KVM_CAP_PIT2, KVM_CAP_USER_MEMORY,
+				    KVM_CAP_SET_TSS_ADDR, KVM_CAP_IMMEDIATE_EXIT,
+				    KVM_CAP_EXT_CPUID };
+	static const char *const cap_names[] = { "KVM_CAP_IRQCHIP", "KVM_CAP_PIT2",
+						 "KVM_CAP_USER_MEMORY", "KVM_CAP_SET_TSS_ADDR",
+						 "KVM_CAP_IMMEDIATE_EXIT", "KVM_CAP_EXT_CPUID" };
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t identity = KVM_IDENTITY_MAP_ADDR;
+	int version;
+
+	memset(kvm, 0, sizeof(*kvm));
+	kvm->vm_fd = -1;
+	kvm->sys_fd = open(kvm_device_path(), O_RDWR | O_CLOEXEC);
+	if (kvm->sys_fd < 0)
+		return err_set(err, PDM_ERR_KVM, "cannot open '%s': %s", kvm_device_path(),
+			       strerror(errno));
+	version = ioctl(kvm->sys_fd, KVM_GET_API_VERSION, 0);
+	if (version != KVM_API_VERSION) {
+		err_set(err, PDM_ERR_KVM, "'%s' speaks KVM API %d, modvm needs %d",
+			kvm_device_path(), version, KVM_API_VERSION);
+		goto fail;
+	}
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+		if (ioctl(kvm->sys_fd, KVM_CHECK_EXTENSION, caps[i]) <= 0) {
+			err_set(err, PDM_ERR_KVM, "this KVM lacks %s", cap_names[i]);
+			goto fail;
+		}
+	kvm->run_size = ioctl(kvm->sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (kvm->run_size <= 0) {
+		kvm_fail(err, "KVM_GET_VCPU_MMAP_SIZE");
+		goto fail;
+	}
+	kvm->cpuid = calloc(1, sizeof(*kvm->cpuid) +
+			       KVM_MAX_CPUID_ENTRIES * sizeof(kvm->cpuid->entries[0]));
+	if (!kvm->cpuid) {
+		err_set(err, PDM_ERR_NO_MEMORY, "out of memory");
+		goto fail;
+	}
+	kvm->cpuid->nent = KVM_MAX_CPUID_ENTRIES;
+	if (ioctl(kvm->sys_fd, KVM_GET_SUPPORTED_CPUID, kvm->cpuid) < 0) {
+		kvm_fail(err, "KVM_GET_SUPPORTED_CPUID");
+		goto fail;
+	}
+	kvm->vm_fd = ioctl(kvm->sys_fd, KVM_CREATE_VM, 0);
+	if (kvm->vm_fd < 0) {
+		kvm_fail(err, "KVM_CREATE_VM");
+		goto fail;
+	}
+	if (ioctl(kvm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0) {
+		kvm_fail(err, "KVM_SET_TSS_ADDR");
+		goto fail;
+	}
+	/* Optional (Intel only, and absent on some nested hosts): ignore its failure. */
+	ioctl(kvm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity);
+	if (ioctl(kvm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		kvm_fail(err, "KVM_CREATE_IRQCHIP");
+		goto fail;
+	}
+	if (ioctl(kvm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		kvm_fail(err, "KVM_CREATE_PIT2");
+		goto fail;
+	}
+	return 0;
+fail:
+	kvm_close(kvm);
+	return err ? err->status : PDM_ERR_KVM;
+}
+
+void kvm_close(struct kvm *kvm)
+{
+	if (kvm->vm_fd >= 0)
+		close(kvm->vm_fd);
+	if (kvm->sys_fd >= 0)
+		close(kvm->sys_fd);
+	free(kvm->cpuid);
+	kvm->cpuid = NULL;
+	kvm->vm_fd = kvm->sys_fd = -1;
+}
+
+int kvm_set_memory(struct kvm *kvm, uint32_t slot, uint64_t gpa, uint64_t size, void *hva,
+		   struct err *err)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = slot,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uint64_t)(uintptr_t)hva,
+	};
+
+	if (ioctl(kvm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+		return kvm_fail(err, "KVM_SET_USER_MEMORY_REGION");
+	return 0;
+}
+
+int kvm_vcpu_create(struct kvm *kvm, unsigned id, int *fd, struct kvm_run **run, struct err *err)
+{
+	void *map;
+
+	*fd = ioctl(kvm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
+	if (*fd < 0)
+		return kvm_fail(err, "KVM_CREATE_VCPU");
+	if (ioctl(*fd, KVM_SET_CPUID2, kvm->cpuid) < 0) {
+		kvm_fail(err, "KVM_SET_CPUID2");
+		close(*fd);
+		return PDM_ERR_KVM;
+	}
+	map = mmap(NULL, (size_t)kvm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	if (map == MAP_FAILED) {
+		kvm_fail(err, "mmap of kvm_run");
+		close(*fd);
+		return PDM_ERR_KVM;
+	}
+	*run = map;
+	return 0;
+}
+
+void kvm_vcpu_destroy(struct kvm *kvm, int fd, struct kvm_run *run)
+{
+	if (run)
+		munmap(run, (size_t)kvm->run_size);
+	if (fd >= 0)
+		close(fd);
+}
+
+int kvm_irq_line(struct kvm *kvm, uint32_t irq, int level)
+{
+	struct kvm_irq_level line = { .irq = irq, .level = level ? 1 : 0 };
+
+	return ioctl(kvm->vm_fd, KVM_IRQ_LINE, &line) < 0 ? PDM_ERR_KVM : 0;
+}

@@ -1,0 +1,11 @@
+noinst_LIBRARIES += vmm/libvmm.a
+vmm_libvmm_a_SOURCES = vmm/vm.h vmm/vcpu.h vmm/vm.c vmm/emt.c vmm/kvm.c vmm/kvm.h \
+	vmm/mem.c vmm/mem.h vmm/iom.c vmm/iom.h vmm/boot.c
+
+CORE_LIBS = vmm/libvmm.a pdm/libpdm.a config/libconfig.a util/libutil.a $(INIPARSER_LIBS)
+
+check_PROGRAMS += vmm/vmm_test
+TESTS += vmm/vmm_test
+vmm_vmm_test_SOURCES = vmm/vmm_test.c tests/testutil.c tests/testutil.h
+vmm_vmm_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+vmm_vmm_test_LDADD = $(CORE_LIBS) $(CHECK_LIBS)

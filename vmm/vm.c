@@ -1,0 +1,559 @@
+/*
+ * vmm/vm.c - the VM object, its state machine, the core's config sections, and
+ * power-on / power-off through rendezvous on the EMTs.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+#include "vmm/vcpu.h"
+
+#define VM_MAX_CPUS 64
+#define VM_MAX_PLUGIN_DIRS 32
+
+/* ---- the core's config sections ---- */
+
+static const struct pdm_cfg_key vm_cfg_vm[] = {
+	{ .name = "name", .type = PDM_CFG_STRING, .def = "modvm", .help = "the VM's name, for messages" },
+	{ .name = "memory", .type = PDM_CFG_INT, .def = "128M", .min = 1 << 20, .max = 64ll << 30,
+	  .help = "guest RAM in bytes (suffixes K, M, G)" },
+	{ .name = "cpus", .type = PDM_CFG_INT, .def = "1", .min = 1, .max = VM_MAX_CPUS,
+	  .help = "number of vCPUs, one EMT each" },
+	{ 0 }
+};
+
+static const struct pdm_cfg_key vm_cfg_plugins[] = {
+	{ .name = "path", .type = PDM_CFG_STRING,
+	  .help = "extra plugin folders, ':'-separated, relative to the INI file" },
+	{ 0 }
+};
+
+/* Splits a ':'-list into dirs[], resolving relative entries against base (may be NULL). */
+static size_t vm_split_dirs(const char *list, const char *base, char **dirs, size_t count,
+			    size_t max)
+{
+	const char *p = list;
+
+	while (p && *p && count < max) {
+		const char *end = strchr(p, ':');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (len) {
+			if (base && p[0] != '/')
+				dirs[count] = NULL, asprintf(&dirs[count], "%s/%.*s", base, (int)len, p);
+			else
+				dirs[count] = strndup(p, len);
+			if (dirs[count])
+				count++;
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return count;
+}
+
+int vm_load_plugins(struct cfg_tree *tree, const char *default_dir,
+		    struct pdm_registry *registry, struct err *err)
+{
+	char *dirs[VM_MAX_PLUGIN_DIRS];
+	const char *extra = NULL;
+	size_t count;
+	int status;
+
+	count = vm_split_dirs(getenv("MODVM_PLUGIN_PATH"), NULL, dirs, 0, VM_MAX_PLUGIN_DIRS);
+	if (tree) {
+		struct cfg_node *plugins = cfg_find(tree->root, "plugins");
+
+		if (plugins && cfg_get_string(plugins, vm_cfg_plugins, "path", &extra, NULL))
+			extra = NULL;
+		count = vm_split_dirs(extra, tree->dir, dirs, count, VM_MAX_PLUGIN_DIRS);
+	}
+	if (default_dir && count < VM_MAX_PLUGIN_DIRS && (dirs[count] = strdup(default_dir)))
+		count++;
+	for (size_t i = 0; i < count; i++)
+		log_debug("pdm", "plugin folder %zu: %s", i, dirs[i]);
+	status = pdm_registry_load_dirs(registry, (const char *const *)dirs, count, err);
+	for (size_t i = 0; i < count; i++)
+		free(dirs[i]);
+	return status;
+}
+
+int vm_check_config(struct cfg_tree *tree, struct pdm_registry *registry, struct cfg_diag *diag)
+{
+	struct cfg_node *root = tree->root;
+	struct cfg_node *node;
+	int status = 0;
+
+	if ((node = cfg_find(root, "vm")) && cfg_check_schema(node, vm_cfg_vm, NULL, "section [vm]", diag))
+		status = PDM_ERR_CFG;
+	if ((node = cfg_find(root, "plugins")) &&
+	    cfg_check_schema(node, vm_cfg_plugins, NULL, "section [plugins]", diag))
+		status = PDM_ERR_CFG;
+	if (boot_check_config(cfg_find(root, "boot"), diag))
+		status = PDM_ERR_CFG;
+	if (pdm_check_config(registry, root, diag))
+		status = PDM_ERR_CFG;
+	if (cfg_report_unclaimed(tree, diag))
+		status = PDM_ERR_CFG;
+	if (!tree->root->first_child) {
+		cfg_diag_add(diag, tree->file ? tree->file : "-", 0, NULL, "the file configures nothing");
+		status = PDM_ERR_CFG;
+	}
+	return status;
+}
+
+/* ---- the state machine ---- */
+
+static const char *const vm_state_names[] = {
+	[PDM_VM_INVALID] = "invalid",
+	[PDM_VM_CREATING] = "creating",
+	[PDM_VM_CREATED] = "created",
+	[PDM_VM_LOADING] = "loading",
+	[PDM_VM_POWERING_ON] = "powering-on",
+	[PDM_VM_RUNNING] = "running",
+	[PDM_VM_SUSPENDING] = "suspending",
+	[PDM_VM_SUSPENDED] = "suspended",
+	[PDM_VM_RESUMING] = "resuming",
+	[PDM_VM_RESETTING] = "resetting",
+	[PDM_VM_SAVING] = "saving",
+	[PDM_VM_POWERING_OFF] = "powering-off",
+	[PDM_VM_OFF] = "off",
+	[PDM_VM_DESTROYING] = "destroying",
+	[PDM_VM_TERMINATED] = "terminated",
+	[PDM_VM_GURU_MEDITATION] = "guru-meditation",
+	[PDM_VM_FATAL_ERROR] = "fatal-error",
+	[PDM_VM_LOAD_FAILURE] = "load-failure",
+};
+
+#define S(x) (1u << PDM_VM_##x)
+/* For each state, the states it may change to (DESIGN.md, "The VM state machine"). */
+static const uint32_t vm_legal[] = {
+	[PDM_VM_CREATING] = S(CREATED),
+	[PDM_VM_CREATED] = S(LOADING) | S(POWERING_ON) | S(POWERING_OFF),
+	[PDM_VM_LOADING] = S(SUSPENDED) | S(LOAD_FAILURE),
+	[PDM_VM_POWERING_ON] = S(RUNNING),
+	[PDM_VM_RUNNING] = S(SUSPENDING) | S(RESETTING) | S(POWERING_OFF) | S(GURU_MEDITATION) |
+			   S(FATAL_ERROR),
+	[PDM_VM_SUSPENDING] = S(SUSPENDED),
+	[PDM_VM_SUSPENDED] = S(RESUMING) | S(RESETTING) | S(SAVING) | S(LOADING) | S(POWERING_OFF),
+	[PDM_VM_RESUMING] = S(RUNNING),
+	[PDM_VM_RESETTING] = S(RUNNING) | S(SUSPENDED),      /* back where it came from */
+	[PDM_VM_SAVING] = S(SUSPENDED),
+	[PDM_VM_POWERING_OFF] = S(OFF),
+	[PDM_VM_OFF] = S(DESTROYING),
+	[PDM_VM_DESTROYING] = S(TERMINATED),
+	[PDM_VM_GURU_MEDITATION] = S(POWERING_OFF),
+	[PDM_VM_FATAL_ERROR] = S(POWERING_OFF),
+	[PDM_VM_LOAD_FAILURE] = S(POWERING_OFF),
+};
+#undef S
+
+const char *vm_state_name(enum pdm_vm_state state)
+{
+	if ((unsigned)state < sizeof(vm_state_names) / sizeof(vm_state_names[0]) &&
+	    vm_state_names[state])
+		return vm_state_names[state];
+	return "invalid";
+}
+
+static void vm_legal_list(enum pdm_vm_state from, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (unsigned s = 0; s < 32; s++)
+		if (vm_legal[from] & (1u << s))
+			len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%s",
+						len ? ", " : "", vm_state_name(s));
+	if (!len)
+		snprintf(buf, size, "none");
+}
+
+/* Set while observers run: they may not change the state. */
+static __thread bool vm_in_observer;
+
+int vm_set_state(struct vm *vm, enum pdm_vm_state new_state, struct err *err)
+{
+	enum pdm_vm_state old_state;
+	char legal[256];
+
+	if (vm_in_observer)
+		return err_set(err, PDM_ERR_STATE, "a state observer may not change the state");
+	pthread_mutex_lock(&vm->state_lock);
+	old_state = vm->state;
+	if ((unsigned)old_state >= sizeof(vm_legal) / sizeof(vm_legal[0]) ||
+	    !(vm_legal[old_state] & (1u << new_state)) ||
+	    (old_state == PDM_VM_RESETTING && new_state != vm->prev_state)) {
+		pthread_mutex_unlock(&vm->state_lock);
+		vm_legal_list(old_state, legal, sizeof(legal));
+		return err_set(err, PDM_ERR_STATE,
+			       "the VM is %s: it cannot become %s (legal from %s: %s)",
+			       vm_state_name(old_state), vm_state_name(new_state),
+			       vm_state_name(old_state), legal);
+	}
+	vm->prev_state = old_state;
+	vm->state = new_state;
+	pthread_cond_broadcast(&vm->state_cond);
+	pthread_mutex_unlock(&vm->state_lock);
+	log_debug("vm", "state %s -> %s", vm_state_name(old_state), vm_state_name(new_state));
+
+	vm_in_observer = true;
+	for (struct vm_observer *o = vm->observers; o; o = o->next)
+		o->fn(vm, new_state, old_state, o->user);
+	vm_in_observer = false;
+	/* EMTs look at the state between KVM_RUN calls: make them look now. */
+	if (vm->vcpus && new_state != PDM_VM_RUNNING)
+		vm_kick_all(vm, VCPU_FF_CHECK_STATE);
+	else if (vm->vcpus)
+		for (unsigned i = 0; i < vm->cpu_count; i++) {
+			pthread_mutex_lock(&vm->vcpus[i].lock);
+			pthread_cond_signal(&vm->vcpus[i].cond);
+			pthread_mutex_unlock(&vm->vcpus[i].lock);
+		}
+	return 0;
+}
+
+enum pdm_vm_state vm_state(struct vm *vm)
+{
+	enum pdm_vm_state state;
+
+	pthread_mutex_lock(&vm->state_lock);
+	state = vm->state;
+	pthread_mutex_unlock(&vm->state_lock);
+	return state;
+}
+
+void vm_guru(struct vm *vm, struct vcpu *vcpu, const char *fmt, ...)
+{
+	char why[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&vm->state_lock);
+	if (!vm->failure[0])
+		snprintf(vm->failure, sizeof(vm->failure), "vCPU %u: %s", vcpu ? vcpu->id : 0, why);
+	pthread_mutex_unlock(&vm->state_lock);
+	log_error("vm", "guru meditation: vCPU %u: %s", vcpu ? vcpu->id : 0, why);
+	vm_set_state(vm, PDM_VM_GURU_MEDITATION, NULL);
+}
+
+const char *vm_failure(struct vm *vm)
+{
+	return vm->failure;
+}
+
+int vm_exit_status(struct vm *vm)
+{
+	return atomic_load(&vm->exit_status);
+}
+
+unsigned vm_cpu_count(struct vm *vm)
+{
+	return vm->cpu_count;
+}
+
+void vm_get_stats(struct vm *vm, struct vm_stats *stats)
+{
+	memset(stats, 0, sizeof(*stats));
+	for (unsigned i = 0; i < vm->cpu_count; i++)
+		stats->exits += atomic_load(&vm->vcpus[i].exits);
+	stats->unhandled_pio = atomic_load(&vm->iom.stats.unhandled_pio);
+	stats->unhandled_mmio = atomic_load(&vm->iom.stats.unhandled_mmio);
+	stats->handler_errors = atomic_load(&vm->iom.stats.handler_errors);
+}
+
+/* ---- what pdm asks of the VM ---- */
+
+static int vm_host_ioport_register(void *ctx, struct pdm_dev_ins *dev, uint16_t port,
+				   uint32_t count, void *user, pdm_ioport_in_fn in,
+				   pdm_ioport_out_fn out, const char *desc, struct err *err)
+{
+	struct vm *vm = ctx;
+
+	return iom_register_pio(&vm->iom, dev, pdm_dev_lock_of(dev), port, count, user, in, out,
+				desc, err);
+}
+
+static int vm_host_mmio_register(void *ctx, struct pdm_dev_ins *dev, uint64_t gpa, uint64_t size,
+				 void *user, pdm_mmio_read_fn read, pdm_mmio_write_fn write,
+				 const char *desc, struct err *err)
+{
+	struct vm *vm = ctx;
+
+	for (unsigned i = 0; i < vm->mem.region_count; i++) {
+		struct mem_region *r = &vm->mem.regions[i];
+
+		if (gpa < r->gpa + r->size && r->gpa < gpa + size)
+			return err_set(err, PDM_ERR_DUPLICATE,
+				       "mmio %#llx-%#llx overlaps guest RAM",
+				       (unsigned long long)gpa, (unsigned long long)(gpa + size - 1));
+	}
+	return iom_register_mmio(&vm->iom, dev, pdm_dev_lock_of(dev), gpa, size, user, read, write,
+				 desc, err);
+}
+
+static int vm_host_irq_set(void *ctx, uint32_t irq, int level)
+{
+	struct vm *vm = ctx;
+
+	return kvm_irq_line(&vm->kvm, irq, level);
+}
+
+static int vm_host_phys_read(void *ctx, uint64_t gpa, void *buf, size_t len)
+{
+	return mem_read(&((struct vm *)ctx)->mem, gpa, buf, len);
+}
+
+static int vm_host_phys_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
+{
+	return mem_write(&((struct vm *)ctx)->mem, gpa, buf, len);
+}
+
+static enum pdm_vm_state vm_host_state(void *ctx)
+{
+	return vm_state(ctx);
+}
+
+static int vm_host_request_poweroff(void *ctx, int exit_status)
+{
+	return vm_request_poweroff(ctx, exit_status);
+}
+
+/* ---- create / power / destroy ---- */
+
+static int vm_read_config(struct vm *vm, struct err *err)
+{
+	struct cfg_node *node = cfg_find(vm->cfg->root, "vm");
+	const char *name = "modvm";
+	int64_t memory = 128 << 20, cpus = 1;
+	int status = 0;
+
+	if (node) {
+		status = cfg_get_string(node, vm_cfg_vm, "name", &name, err);
+		if (!status)
+			status = cfg_get_int(node, vm_cfg_vm, "memory", &memory, err);
+		if (!status)
+			status = cfg_get_int(node, vm_cfg_vm, "cpus", &cpus, err);
+	}
+	snprintf(vm->name, sizeof(vm->name), "%s", name);
+	vm->memory_size = (uint64_t)memory & ~0xfffull;
+	vm->cpu_count = (unsigned)cpus;
+	return status;
+}
+
+int vm_create(struct cfg_tree *tree, struct pdm_registry *registry, struct vm **out,
+	      struct err *err)
+{
+	struct vm *vm;
+	int status;
+
+	*out = NULL;
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return err_set(err, PDM_ERR_NO_MEMORY, "out of memory");
+	pthread_mutex_init(&vm->state_lock, NULL);
+	pthread_cond_init(&vm->state_cond, NULL);
+	pthread_mutex_init(&vm->rdv.lock, NULL);
+	pthread_cond_init(&vm->rdv.cond, NULL);
+	vm->state = PDM_VM_CREATING;
+	vm->cfg = tree;
+	vm->kvm.sys_fd = vm->kvm.vm_fd = -1;
+	atomic_init(&vm->exit_status, -1);
+	iom_init(&vm->iom);
+	vm->host = (struct pdm_host){
+		.ctx = vm,
+		.ioport_register = vm_host_ioport_register,
+		.mmio_register = vm_host_mmio_register,
+		.irq_set = vm_host_irq_set,
+		.phys_read = vm_host_phys_read,
+		.phys_write = vm_host_phys_write,
+		.vm_state = vm_host_state,
+		.request_poweroff = vm_host_request_poweroff,
+	};
+	pdm_init(&vm->pdm, registry, &vm->host);
+
+	status = vm_read_config(vm, err);
+	if (!status)
+		status = kvm_open(&vm->kvm, err);
+	if (!status)
+		status = mem_init(&vm->mem, &vm->kvm, vm->memory_size, err);
+	if (status)
+		goto fail;
+	vm->vcpus = calloc(vm->cpu_count, sizeof(*vm->vcpus));
+	if (!vm->vcpus) {
+		status = err_set(err, PDM_ERR_NO_MEMORY, "out of memory");
+		goto fail;
+	}
+	for (unsigned i = 0; i < vm->cpu_count; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+
+		vcpu->vm = vm;
+		vcpu->id = i;
+		vcpu->fd = -1;
+		vcpu->reqs_tail = &vcpu->reqs;
+		pthread_mutex_init(&vcpu->lock, NULL);
+		pthread_cond_init(&vcpu->cond, NULL);
+	}
+	status = emt_start(vm, err);
+	if (!status)
+		status = pdm_construct(&vm->pdm, tree->root, err);
+	if (!status)
+		status = boot_load(vm, err);
+	if (status)
+		goto fail;
+	vm_set_state(vm, PDM_VM_CREATED, NULL);
+	log_info("vm", "created '%s': %u vCPU(s), %llu MiB", vm->name, vm->cpu_count,
+		 (unsigned long long)(vm->memory_size >> 20));
+	*out = vm;
+	return 0;
+fail:
+	vm_destroy(vm);
+	return status;
+}
+
+static int vm_power_on_rdv(struct vm *vm, struct vcpu *vcpu, void *arg)
+{
+	struct err *err = arg;
+	int status = 0;
+
+	if (vcpu->id == vm->cpu_count - 1)
+		status = vm_set_state(vm, PDM_VM_POWERING_ON, err);
+	if (!status && vcpu->id == 0) {
+		pdm_power_on(&vm->pdm);
+		status = vm_set_state(vm, PDM_VM_RUNNING, err);
+	}
+	return status;
+}
+
+static int vm_power_on_emt(struct vm *vm, void *arg)
+{
+	return vm_rendezvous(vm, VM_RDV_DESCENDING, VM_RDV_F_STOP_ON_ERROR, vm_power_on_rdv, arg);
+}
+
+int vm_power_on(struct vm *vm, struct err *err)
+{
+	struct err local;
+	int status = vm_req_call(vm, VM_CPU_ANY, false, vm_power_on_emt, &local);
+
+	if (status)
+		err_set(err, status, "power-on: %s", local.msg);
+	return status;
+}
+
+static int vm_power_off_rdv(struct vm *vm, struct vcpu *vcpu, void *arg)
+{
+	struct err *err = arg;
+	int status = 0;
+
+	/* The first EMT through changes the state; EMT 0, last, notifies the devices. */
+	if (vcpu->id == vm->cpu_count - 1)
+		status = vm_set_state(vm, PDM_VM_POWERING_OFF, err);
+	if (!status && vcpu->id == 0) {
+		pdm_power_off(&vm->pdm);
+		status = vm_set_state(vm, PDM_VM_OFF, err);
+	}
+	return status;
+}
+
+static int vm_power_off_emt(struct vm *vm, void *arg)
+{
+	return vm_rendezvous(vm, VM_RDV_DESCENDING, VM_RDV_F_STOP_ON_ERROR, vm_power_off_rdv, arg);
+}
+
+int vm_power_off(struct vm *vm, struct err *err)
+{
+	struct err local;
+	int status = vm_req_call(vm, VM_CPU_ANY, false, vm_power_off_emt, &local);
+
+	if (status)
+		err_set(err, status, "power-off: %s", local.msg);
+	return status;
+}
+
+static int vm_power_off_request(struct vm *vm, void *arg)
+{
+	struct err err;
+	int status = vm_power_off_emt(vm, &err);
+
+	(void)arg;
+	if (status)
+		log_debug("vm", "requested power-off: %s", err.msg);
+	return status;
+}
+
+int vm_request_poweroff(struct vm *vm, int exit_status)
+{
+	int none = -1;
+
+	/* The first status set wins: a guest that writes its exit port twice keeps the first. */
+	if (exit_status >= 0)
+		atomic_compare_exchange_strong(&vm->exit_status, &none, exit_status);
+	if (atomic_exchange(&vm->is_poweroff_requested, true))
+		return 0;
+	/* Never in place: the caller may be an I/O handler holding its device lock. */
+	return vm_req_call(vm, 0, true, vm_power_off_request, NULL);
+}
+
+enum pdm_vm_state vm_wait_stopped(struct vm *vm)
+{
+	enum pdm_vm_state state;
+
+	pthread_mutex_lock(&vm->state_lock);
+	while (vm->state != PDM_VM_OFF && vm->state != PDM_VM_GURU_MEDITATION &&
+	       vm->state != PDM_VM_FATAL_ERROR && vm->state != PDM_VM_CREATED)
+		pthread_cond_wait(&vm->state_cond, &vm->state_lock);
+	state = vm->state;
+	pthread_mutex_unlock(&vm->state_lock);
+	return state;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	enum pdm_vm_state state;
+
+	if (!vm)
+		return;
+	state = vm_state(vm);
+	if (state != PDM_VM_CREATING && state != PDM_VM_CREATED && state != PDM_VM_OFF) {
+		/* A caller that forgot the power-off still gets its devices notified. */
+		struct err err;
+
+		if (vm_power_off(vm, &err))
+			log_warn("vm", "%s", err.msg);
+	}
+	if (vm_state(vm) == PDM_VM_CREATED) {
+		/* Never powered on: nothing to notify, but walk the legal path. */
+		vm_set_state(vm, PDM_VM_POWERING_OFF, NULL);
+		vm_set_state(vm, PDM_VM_OFF, NULL);
+	}
+	if (vm_state(vm) == PDM_VM_OFF)
+		vm_set_state(vm, PDM_VM_DESTROYING, NULL);
+	if (vm->vcpus)
+		emt_stop(vm);
+	pdm_destroy(&vm->pdm);
+	iom_release(&vm->iom);
+	mem_release(&vm->mem);
+	kvm_close(&vm->kvm);
+	if (vm_state(vm) == PDM_VM_DESTROYING)
+		vm_set_state(vm, PDM_VM_TERMINATED, NULL);
+	for (unsigned i = 0; vm->vcpus && i < vm->cpu_count; i++) {
+		pthread_mutex_destroy(&vm->vcpus[i].lock);
+		pthread_cond_destroy(&vm->vcpus[i].cond);
+	}
+	while (vm->observers) {
+		struct vm_observer *next = vm->observers->next;
+
+		free(vm->observers);
+		vm->observers = next;
+	}
+	free(vm->vcpus);
+	pthread_mutex_destroy(&vm->rdv.lock);
+	pthread_cond_destroy(&vm->rdv.cond);
+	pthread_mutex_destroy(&vm->state_lock);
+	pthread_cond_destroy(&vm->state_cond);
+	free(vm);
+}

@@ -1,0 +1,296 @@
+/*
+ * vmm/vmm_test.c - the VM on real KVM with real plugins: create/destroy cycles, the
+ * hello guest end to end through serial -> char -> file, debug-exit statuses, 2 vCPUs,
+ * unhandled ports, power-off of a busy guest, illegal state changes, failures.
+ * Skips (exit 77) where /dev/kvm cannot be opened.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/testutil.h"
+#include "vmm/vm.h"
+
+static char *tmp;
+static struct pdm_registry registry;
+static struct cfg_tree *tree;
+
+static void setup(void)
+{
+	char *builtin = tu_fmt("%s/plugins/.libs", tu_builddir());
+	char *sink = tu_fmt("%s/tests/plugins/.libs/sink.so", tu_builddir());
+	const char *dirs[] = { builtin };
+	struct err err = { 0 };
+
+	tmp = tu_tmpdir();
+	pdm_registry_init(&registry);
+	ck_assert_msg(pdm_registry_load_dirs(&registry, dirs, 1, &err) == 0, "%s", err.msg);
+	ck_assert_msg(pdm_registry_load(&registry, sink, &err) == 0, "%s", err.msg);
+	free(builtin);
+	free(sink);
+}
+
+static void teardown(void)
+{
+	cfg_free(tree);
+	tree = NULL;
+	pdm_registry_release(&registry);
+	tu_rmtree(tmp);
+	free(tmp);
+}
+
+/*
+ * A VM running guest `guest` (tests/guests/<guest>.bin, or examples/ for hello) with a
+ * serial port whose output goes to out.txt, a debug-exit device, and `extra` sections.
+ */
+static struct cfg_tree *vm_config(const char *guest, const char *vm_section, const char *extra)
+{
+	char *ini = tu_fmt("%s/vm.ini", tmp);
+	char *bin = !strcmp(guest, "hello") ? tu_fmt("%s/examples/hello.bin", tu_builddir()) :
+		    tu_fmt("%s/tests/guests/%s.bin", tu_builddir(), guest);
+	char *text = tu_fmt("[vm]\nmemory = 16M\n%s\n[boot]\nflat = %s\n"
+			    "[devices/serial/0]\n[devices/serial/0/lun0]\ndriver = char\n"
+			    "[devices/serial/0/lun0/attached]\ndriver = file\npath = out.txt\n"
+			    "[devices/debug-exit/0]\n%s", vm_section, bin, extra);
+	struct cfg_diag diag;
+	struct cfg_tree *t = NULL;
+
+	tu_write_file(ini, text);
+	cfg_diag_init(&diag);
+	ck_assert_int_eq(cfg_load(ini, &t, &diag), 0);
+	ck_assert_int_eq(vm_check_config(t, &registry, &diag), 0);
+	cfg_diag_release(&diag);
+	free(ini);
+	free(bin);
+	free(text);
+	return t;
+}
+
+static char *output(void)
+{
+	char *path = tu_fmt("%s/out.txt", tmp);
+	char *text = tu_read_file(path);
+
+	free(path);
+	return text;
+}
+
+static int open_fd_count(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	int count = 0;
+
+	while (dir && readdir(dir))
+		count++;
+	if (dir)
+		closedir(dir);
+	return count;
+}
+
+/* Creates, powers on, waits until it stops; returns the final state. */
+static enum pdm_vm_state run_vm(struct vm **vm)
+{
+	struct err err = { 0 };
+
+	ck_assert_msg(vm_create(tree, &registry, vm, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(vm_state(*vm), PDM_VM_CREATED);
+	ck_assert_msg(vm_power_on(*vm, &err) == 0, "%s", err.msg);
+	return vm_wait_stopped(*vm);
+}
+
+START_TEST(create_destroy_cycles_leave_nothing_behind)
+{
+	int fds = open_fd_count();
+	struct err err = { 0 };
+
+	tree = vm_config("hello", "cpus = 2", "");
+	for (int i = 0; i < 5; i++) {
+		struct vm *vm;
+
+		ck_assert_msg(vm_create(tree, &registry, &vm, &err) == 0, "%s", err.msg);
+		ck_assert_uint_eq(vm_cpu_count(vm), 2);
+		vm_destroy(vm);
+	}
+	ck_assert_int_eq(open_fd_count(), fds);
+}
+END_TEST
+
+START_TEST(hello_guest_greets_through_the_file_driver_and_exits)
+{
+	struct vm *vm;
+	char *out;
+
+	tree = vm_config("hello", "", "");
+	ck_assert_int_eq(run_vm(&vm), PDM_VM_OFF);
+	ck_assert_int_eq(vm_exit_status(vm), 1);    /* debug-exit value 0 */
+	vm_destroy(vm);
+	out = output();
+	ck_assert_ptr_nonnull(out);
+	ck_assert_str_eq(out, "Hello from a modvm guest!\n");
+	free(out);
+}
+END_TEST
+
+START_TEST(debug_exit_value_becomes_the_exit_status)
+{
+	struct vm *vm;
+	char *out;
+
+	tree = vm_config("exit42", "", "");
+	ck_assert_int_eq(run_vm(&vm), PDM_VM_OFF);
+	ck_assert_int_eq(vm_exit_status(vm), (42 << 1) | 1);
+	vm_destroy(vm);
+	out = output();
+	ck_assert_str_eq(out, "exit42\n");
+	free(out);
+}
+END_TEST
+
+START_TEST(debug_exit_port_is_configurable)
+{
+	struct vm *vm;
+	struct err err = { 0 };
+
+	/* Moved away from 0xf4, the guest's exit write goes nowhere: it must not end the VM. */
+	tree = vm_config("exit42", "", "");
+	ck_assert_int_eq(cfg_set(tree, "devices/debug-exit/0", "iobase", "0x501", "-o", 0), 0);
+	ck_assert_msg(vm_create(tree, &registry, &vm, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(vm_power_on(vm, &err), 0);
+	usleep(300000);
+	ck_assert_int_eq(vm_state(vm), PDM_VM_RUNNING);
+	ck_assert_int_eq(vm_power_off(vm, &err), 0);
+	ck_assert_int_eq(vm_exit_status(vm), -1);
+	vm_destroy(vm);
+}
+END_TEST
+
+START_TEST(two_vcpus_run_the_guest_and_power_off)
+{
+	struct vm *vm;
+	char *out;
+
+	tree = vm_config("hello", "cpus = 2", "");
+	ck_assert_int_eq(run_vm(&vm), PDM_VM_OFF);
+	ck_assert_uint_eq(vm_cpu_count(vm), 2);
+	ck_assert_int_eq(vm_exit_status(vm), 1);
+	vm_destroy(vm);
+	out = output();
+	ck_assert_str_eq(out, "Hello from a modvm guest!\n");
+	free(out);
+}
+END_TEST
+
+START_TEST(unhandled_ports_read_all_ones_and_are_counted)
+{
+	struct vm_stats stats;
+	struct vm *vm;
+
+	tree = vm_config("unhandled", "", "");
+	ck_assert_int_eq(run_vm(&vm), PDM_VM_OFF);
+	ck_assert_int_eq(vm_exit_status(vm), (1 << 1) | 1);   /* all three widths read ~0 */
+	vm_get_stats(vm, &stats);
+	ck_assert_uint_eq(stats.unhandled_pio, 4);              /* 1 write, 3 reads */
+	ck_assert_uint_eq(stats.handler_errors, 0);
+	vm_destroy(vm);
+}
+END_TEST
+
+START_TEST(power_off_from_another_thread_stops_a_busy_guest)
+{
+	struct vm_stats stats;
+	struct err err = { 0 };
+	struct vm *vm;
+
+	tree = vm_config("spin", "cpus = 2", "[devices/sink/0]\niobase = 0x500\n");
+	ck_assert_msg(vm_create(tree, &registry, &vm, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(vm_power_on(vm, &err), 0);
+	usleep(200000);
+	ck_assert_int_eq(vm_state(vm), PDM_VM_RUNNING);
+	ck_assert_msg(vm_power_off(vm, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(vm_state(vm), PDM_VM_OFF);
+	vm_get_stats(vm, &stats);
+	ck_assert_uint_gt(stats.exits, 10);
+	ck_assert_uint_eq(stats.unhandled_pio, 0);
+	vm_destroy(vm);
+}
+END_TEST
+
+START_TEST(illegal_state_changes_name_the_current_state)
+{
+	struct err err = { 0 };
+	struct vm *vm;
+
+	tree = vm_config("spin", "", "[devices/sink/0]\niobase = 0x500\n");
+	ck_assert_msg(vm_create(tree, &registry, &vm, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(vm_power_on(vm, &err), 0);
+	ck_assert_int_eq(vm_power_on(vm, &err), PDM_ERR_STATE);
+	ck_assert_msg(strstr(err.msg, "the VM is running") && strstr(err.msg, "powering-on"),
+		      "%s", err.msg);
+	ck_assert_int_eq(vm_power_off(vm, &err), 0);
+	ck_assert_int_eq(vm_power_off(vm, &err), PDM_ERR_STATE);
+	ck_assert_msg(strstr(err.msg, "the VM is off") && strstr(err.msg, "destroying"), "%s",
+		      err.msg);
+	vm_destroy(vm);
+}
+END_TEST
+
+START_TEST(port_conflict_names_the_owner)
+{
+	struct err err = { 0 };
+	struct vm *vm = NULL;
+
+	tree = vm_config("hello", "", "[devices/sink/0]\niobase = 0x3fc\ncount = 2\n");
+	ck_assert_int_eq(vm_create(tree, &registry, &vm, &err), PDM_ERR_DUPLICATE);
+	ck_assert_ptr_null(vm);
+	ck_assert_msg(strstr(err.msg, "sink#0") && strstr(err.msg, "0x3fc") &&
+		      strstr(err.msg, "'serial#0'"), "%s", err.msg);
+}
+END_TEST
+
+START_TEST(triple_fault_is_a_guru_meditation)
+{
+	struct vm *vm;
+
+	tree = vm_config("triple", "", "");
+	ck_assert_int_eq(run_vm(&vm), PDM_VM_GURU_MEDITATION);
+	ck_assert_msg(strstr(vm_failure(vm), "triple fault"), "%s", vm_failure(vm));
+	vm_destroy(vm);         /* powers off from GURU_MEDITATION */
+}
+END_TEST
+
+static Suite *vmm_suite(void)
+{
+	Suite *s = suite_create("vmm");
+	TCase *tc = tcase_create("kvm");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, create_destroy_cycles_leave_nothing_behind);
+	tcase_add_test(tc, hello_guest_greets_through_the_file_driver_and_exits);
+	tcase_add_test(tc, debug_exit_value_becomes_the_exit_status);
+	tcase_add_test(tc, debug_exit_port_is_configurable);
+	tcase_add_test(tc, two_vcpus_run_the_guest_and_power_off);
+	tcase_add_test(tc, unhandled_ports_read_all_ones_and_are_counted);
+	tcase_add_test(tc, power_off_from_another_thread_stops_a_busy_guest);
+	tcase_add_test(tc, illegal_state_changes_name_the_current_state);
+	tcase_add_test(tc, port_conflict_names_the_owner);
+	tcase_add_test(tc, triple_fault_is_a_guru_meditation);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *runner;
+	int failed;
+
+	tu_require_kvm();
+	runner = srunner_create(vmm_suite());
+	srunner_run_all(runner, CK_NORMAL);
+	failed = srunner_ntests_failed(runner);
+	srunner_free(runner);
+	return failed ? 1 : 0;
+}
