@@ -235,7 +235,7 @@ START_TEST(failing_constructor_tears_down_everything_built_so_far)
 		"[devices/trec/3]\nlog = @LOG@\n");
 	pdm_init(&pdm, &registry, NULL);
 	ck_assert_int_eq(pdm_construct(&pdm, tree->root, &err), PDM_ERR_CONSTRUCT);
-	ck_assert_msg(strstr(err.msg, "vm.ini:7") && strstr(err.msg, "'trec#2'") &&
+	ck_assert_msg(strstr(err.msg, "vm.ini:9") && strstr(err.msg, "'trec#2'") &&
 		      strstr(err.msg, "told to fail"), "%s", err.msg);
 	ck_assert_uint_eq(pdm_device_count(&pdm), 0);
 	assert_events(
