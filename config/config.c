@@ -44,7 +44,7 @@ static const char cfg_origin_override[] = "-o";
 /* ------------------------------------------------------------------------ */
 /* Helpers */
 
-/* ASCII only, like iniparser (it never calls setlocale, so tolower is ASCII there). */
+/* Folds names like iniparser does (tolower of each byte). */
 static void str_lower(char *s)
 {
 	for (; *s; s++)
@@ -991,6 +991,7 @@ enum ini_kind {
 struct ini_line {
 	enum ini_kind kind;
 	int first, last;        /* physical lines it spans, 1-based */
+	int ini_line;           /* the line number iniparser gives it (counts its reads) */
 	char *section;          /* INI_VALUE: iniparser's section, for the dictionary key */
 	char *name;             /* INI_SECTION: what is between the brackets, trimmed */
 	char *key;              /* INI_VALUE */
@@ -1002,12 +1003,18 @@ struct ini_scan {
 	int count;
 };
 
-/* The file as fgets would hand it to iniparser. */
+/*
+ * The file as fgets would hand it to iniparser. iniparser counts reads, not lines:
+ * a read cut short by its buffer that it does not reject (a NUL byte early in a long
+ * line) makes its numbers run ahead. So we count physical lines on the side.
+ */
 struct ini_reader {
 	const char *text;
 	size_t size, pos;
 	bool is_eof;            /* what feof() would say */
 	bool ended_line;        /* the last read stopped after a '\n' */
+	int read_line;          /* physical line the last read started in */
+	int newlines;           /* '\n' read so far */
 };
 
 static char *ini_fgets(char *s, int n, struct ini_reader *r)
@@ -1015,6 +1022,7 @@ static char *ini_fgets(char *s, int n, struct ini_reader *r)
 	int i = 0;
 
 	r->ended_line = false;
+	r->read_line = r->newlines + 1;
 	/* iniparser never asks for less: its continuation offset stays below the size - 1 */
 	if (n < 2)
 		return NULL;
@@ -1026,6 +1034,7 @@ static char *ini_fgets(char *s, int n, struct ini_reader *r)
 		s[i] = r->text[r->pos++];
 		if (s[i++] == '\n') {
 			r->ended_line = true;
+			r->newlines++;
 			break;
 		}
 	}
@@ -1061,7 +1070,7 @@ static void ini_lower(char *s, size_t len)
 }
 
 static int scan_add(struct ini_scan *scan, enum ini_kind kind, int first, int last,
-		    struct ini_line **out)
+		    int ini_line, struct ini_line **out)
 {
 	struct ini_line *lines;
 
@@ -1073,6 +1082,7 @@ static int scan_add(struct ini_scan *scan, enum ini_kind kind, int first, int la
 	(*out)->kind = kind;
 	(*out)->first = first;
 	(*out)->last = last;
+	(*out)->ini_line = ini_line;
 	return 0;
 }
 
@@ -1096,7 +1106,7 @@ static void scan_release(struct ini_scan *scan)
  * and is updated the way it does it (even for "[]", which keeps a cut-down old name).
  */
 static int scan_line(struct ini_scan *scan, const char *input, int first, int last,
-		     char *section)
+		     int ini_line, char *section)
 {
 	char line[INI_LINE_SIZE + 1];
 	struct ini_line *entry;
@@ -1109,7 +1119,7 @@ static int scan_line(struct ini_scan *scan, const char *input, int first, int la
 	if (len < 1 || line[0] == '#' || line[0] == ';')
 		return 0;
 	if (line[0] == '[' && line[len - 1] == ']') {
-		ret = scan_add(scan, INI_SECTION, first, last, &entry);
+		ret = scan_add(scan, INI_SECTION, first, last, ini_line, &entry);
 		if (ret)
 			return ret;
 		/* sscanf("[%[^]]") matches nothing for "[]" and leaves section alone */
@@ -1133,7 +1143,7 @@ static int scan_line(struct ini_scan *scan, const char *input, int first, int la
 	 */
 	eq = strchr(line, '=');
 	if (!eq || eq == line) {
-		ret = scan_add(scan, INI_ERROR, first, last, &entry);
+		ret = scan_add(scan, INI_ERROR, first, last, ini_line, &entry);
 		if (!ret) {
 			entry->text = strdup(line);
 			if (!entry->text)
@@ -1141,7 +1151,7 @@ static int scan_line(struct ini_scan *scan, const char *input, int first, int la
 		}
 		return ret;
 	}
-	ret = scan_add(scan, INI_VALUE, first, last, &entry);
+	ret = scan_add(scan, INI_VALUE, first, last, ini_line, &entry);
 	if (ret)
 		return ret;
 	entry->key = strndup(line, eq - line);
@@ -1164,24 +1174,27 @@ static int ini_scan_text(const char *text, size_t size, struct ini_scan *scan)
 	char line[INI_LINE_SIZE + 1], section[INI_LINE_SIZE + 1];
 	struct ini_reader r = { .text = text, .size = size };
 	struct ini_line *entry;
-	int last = 0, lineno = 0, first = 0, len, ret;
+	int last = 0, lineno = 0, first = 0, phys = 0, len, ret;
 
 	memset(line, 0, sizeof(line));
 	memset(section, 0, sizeof(section));
 	while (ini_fgets(line + last, INI_LINE_SIZE - last, &r)) {
 		lineno++;
+		phys = r.read_line;
 		if (!last)
-			first = lineno;
+			first = phys;
 		len = (int)strlen(line) - 1;
 		if (len <= 0)
 			continue;
 		if (line[len] != '\n' && !r.is_eof) {
-			ret = scan_add(scan, INI_TOO_LONG, first, lineno, &entry);
+			ret = scan_add(scan, INI_TOO_LONG, first, phys, lineno, &entry);
 			if (ret)
 				return ret;
 			while (!r.ended_line && r.pos < r.size)
-				if (r.text[r.pos++] == '\n')
+				if (r.text[r.pos++] == '\n') {
+					r.newlines++;
 					break;
+				}
 			memset(line, 0, sizeof(line));
 			last = 0;
 			continue;
@@ -1195,13 +1208,13 @@ static int ini_scan_text(const char *text, size_t size, struct ini_scan *scan)
 			continue;
 		}
 		last = 0;
-		ret = scan_line(scan, line, first, lineno, section);
+		ret = scan_line(scan, line, first, phys, lineno, section);
 		if (ret)
 			return ret;
 		memset(line, 0, sizeof(line));
 	}
 	if (last)
-		return scan_add(scan, INI_UNFINISHED, first, lineno, &entry);
+		return scan_add(scan, INI_UNFINISHED, first, phys, lineno, &entry);
 	return 0;
 }
 
@@ -1212,7 +1225,6 @@ struct load_problem {
 };
 
 struct load {
-	const char *file;               /* origin in messages (tree->file) */
 	const char *text;
 	size_t size;
 	int line_count;
@@ -1220,6 +1232,8 @@ struct load {
 	bool *is_reported;              /* physical lines already reported */
 	bool *is_blank;                 /* physical lines left out of iniparser's copy */
 	struct ini_scan scan;           /* of the original text */
+	char *blanked;                  /* the text iniparser parsed last, if not the original */
+	struct ini_scan blanked_scan;   /* of blanked */
 	struct load_problem *problems;
 	int problem_count;
 };
@@ -1259,14 +1273,14 @@ static int problem_cmp(const void *a, const void *b)
 	return pa->seq < pb->seq ? -1 : pa->seq > pb->seq;
 }
 
-/* The logical line around physical line n in the original scan, if any. */
-static const struct ini_line *load_line_at(struct load *load, int n)
+/* The line iniparser numbers n in a scan of the text it read, if any. */
+static const struct ini_line *scan_find_ini(const struct ini_scan *scan, int n)
 {
 	int i;
 
-	for (i = 0; i < load->scan.count; i++)
-		if (load->scan.lines[i].first <= n && n <= load->scan.lines[i].last)
-			return &load->scan.lines[i];
+	for (i = 0; i < scan->count; i++)
+		if (scan->lines[i].ini_line == n)
+			return &scan->lines[i];
 	return NULL;
 }
 
@@ -1277,47 +1291,57 @@ static bool load_line_has_nul(struct load *load, int n)
 	return memchr(load->text + load->line_start[n], '\0', end - load->line_start[n]);
 }
 
-static void load_too_long(struct load *load, int first, int last)
+/*
+ * A NUL byte makes iniparser's strlen stop short: it then takes the line for one cut
+ * by its buffer, or for something else altogether. Say what really is wrong.
+ */
+static bool load_has_nul(struct load *load, int first, int last)
 {
 	int n;
 
-	/* a NUL byte makes iniparser's strlen stop short, which it takes for a cut line */
 	for (n = first; n <= last; n++)
-		if (load_line_has_nul(load, n)) {
-			load_problem(load, first, "line contains a NUL byte (is this a text file?)");
-			return;
-		}
-	load_problem(load, first, "line is too long (the limit is %d characters)",
-		     INI_LINE_SIZE - 2);
+		if (load_line_has_nul(load, n))
+			return true;
+	return false;
 }
 
 /*
- * Notes a bad line reported by iniparser (text: its copy of the line) or found by our
- * scan (text NULL). Returns true if it was new. The whole logical line is blanked.
+ * Notes a bad logical line (physical lines first..last), said by iniparser (text: its
+ * copy of the line) or found by our scan. Returns true if it was new. It is blanked
+ * in what iniparser parses next.
  */
-static bool load_bad_line(struct load *load, int n, enum ini_kind kind, const char *text)
+static bool load_bad_line(struct load *load, int first, int last, enum ini_kind kind,
+			  const char *text)
 {
-	const struct ini_line *entry;
 	char buf[SHOWN_SIZE];
-	int first = n, last = n, i;
+	int i;
 
-	if (n < 1 || n > load->line_count || load->is_reported[n])
+	if (first < 1 || last > load->line_count || first > last || load->is_reported[first])
 		return false;
-	entry = load_line_at(load, n);
-	if (entry) {
-		first = entry->first;
-		last = entry->last;
-		if (!text)
-			text = entry->text;
-	}
 	for (i = first; i <= last; i++)
 		load->is_reported[i] = load->is_blank[i] = true;
-	if (kind == INI_TOO_LONG)
-		load_too_long(load, first, last);
+	if (load_has_nul(load, first, last))
+		load_problem(load, first, "line contains a NUL byte (is this a text file?)");
+	else if (kind == INI_TOO_LONG)
+		load_problem(load, first, "line is too long (the limit is %d characters)",
+			     INI_LINE_SIZE - 2);
 	else
 		load_problem(load, first, "syntax error: expected '[section]' or 'key = value', "
 			     "got '%s'", shown(buf, sizeof(buf), text ? text : ""));
 	return true;
+}
+
+/* load_bad_line for line n as iniparser numbers it in the text that scan is of. */
+static bool load_bad_ini_line(struct load *load, const struct ini_scan *scan, int n,
+			      enum ini_kind kind, const char *text)
+{
+	const struct ini_line *entry = scan_find_ini(scan, n);
+
+	/* without our mirror's view of the line, take iniparser's number as it is */
+	if (!entry)
+		return load_bad_line(load, n, n, kind, text);
+	return load_bad_line(load, entry->first, entry->last, kind,
+			     text ? text : entry->text);
 }
 
 /* Matches "iniparser: <what> in <name> (<line>)" and returns what follows, or NULL. */
@@ -1345,30 +1369,29 @@ static const char *ini_message_at(const char *msg, const char *what, const char 
 	return end + 1;
 }
 
-/* Turns what iniparser said into problems; returns how many lines were new. */
-static int load_messages(struct load *load, char **msgs, int count, const char *name)
+/*
+ * Turns what iniparser said about the text scan is of into problems; returns how
+ * many lines were new.
+ */
+static int load_messages(struct load *load, const struct ini_scan *scan, char **msgs,
+			 int count, const char *name)
 {
 	char buf[SHOWN_SIZE], *text;
 	const char *rest;
 	int i, j, n, added = 0;
-	size_t len;
 
 	for (i = 0; i < count; i++) {
 		rest = ini_message_at(msgs[i], "syntax error", name, &n);
 		if (rest) {
-			/* ":\n-> <line>\n" */
+			/* ":\n-> <line>\n", the line with its indent, which we leave out */
 			text = strdup(strncmp(rest, ":\n-> ", 5) ? "" : rest + 5);
-			if (text) {
-				len = strlen(text);
-				if (len && text[len - 1] == '\n')
-					text[len - 1] = '\0';
-			}
-			added += load_bad_line(load, n, INI_ERROR, text);
+			added += load_bad_ini_line(load, scan, n, INI_ERROR,
+						   text ? str_trim(text) : NULL);
 			free(text);
 			continue;
 		}
 		if (ini_message_at(msgs[i], "input line too long", name, &n)) {
-			added += load_bad_line(load, n, INI_TOO_LONG, NULL);
+			added += load_bad_ini_line(load, scan, n, INI_TOO_LONG, NULL);
 			continue;
 		}
 		/* something we do not know (out of memory): pass it on once, as it is */
@@ -1519,43 +1542,45 @@ static char *load_blanked(struct load *load, size_t *size)
  * Lets iniparser parse the file; after a rejection, again without the bad lines,
  * until it accepts the rest. Every bad line becomes a problem.
  */
-static dictionary *load_parse(struct load *load, const char *file, char **final_text,
-			      size_t *final_size)
+static dictionary *load_parse(struct load *load, const char *file)
 {
+	const struct ini_scan *scan = &load->scan;
 	struct ini_messages msgs = { 0 };
+	const struct ini_line *line;
 	char name[64 + PATH_MAX], *text;
 	dictionary *dict;
 	size_t size;
 	int pass, i, added;
 
-	*final_text = NULL;
 	dict = ini_parse(load->text, load->size, file, &msgs, name, sizeof(name));
 	for (pass = 1; !dict && pass < INI_MAX_PASSES; pass++) {
-		added = load_messages(load, msgs.msgs, msgs.count, name);
+		added = load_messages(load, scan, msgs.msgs, msgs.count, name);
 		ini_messages_release(&msgs);
-		if (pass == 1) {
-			/*
-			 * iniparser stops at a long line, so what it said may not be
-			 * all: leave out every line our scan finds bad, too.
-			 */
-			for (i = 0; i < load->scan.count; i++)
-				if (load->scan.lines[i].kind == INI_ERROR ||
-				    load->scan.lines[i].kind == INI_TOO_LONG)
-					added += load_bad_line(load, load->scan.lines[i].last,
-							       load->scan.lines[i].kind, NULL);
+		/*
+		 * iniparser stops at a long line, so what it said may not be all: leave
+		 * out every line our scan finds bad, too.
+		 */
+		for (i = 0; pass == 1 && i < load->scan.count; i++) {
+			line = &load->scan.lines[i];
+			if (line->kind == INI_ERROR || line->kind == INI_TOO_LONG)
+				added += load_bad_line(load, line->first, line->last, line->kind,
+						       line->text);
 		}
 		if (!added)
 			break;
 		text = load_blanked(load, &size);
 		if (!text)
 			break;
-		free(*final_text);
-		*final_text = text;
-		*final_size = size;
+		free(load->blanked);
+		load->blanked = text;
+		scan_release(&load->blanked_scan);
+		if (ini_scan_text(text, size, &load->blanked_scan))
+			break;
+		scan = &load->blanked_scan;
 		dict = ini_parse(text, size, NULL, &msgs, name, sizeof(name));
 	}
 	if (!dict) {
-		load_messages(load, msgs.msgs, msgs.count, name);
+		load_messages(load, scan, msgs.msgs, msgs.count, name);
 		if (!load->problem_count)
 			load_problem(load, 0, "iniparser cannot read the file");
 	}
@@ -1690,13 +1715,12 @@ fail:
 	return PDM_ERR_IO;
 }
 
-static int load_init(struct load *load, const char *file, const char *text, size_t size)
+static int load_init(struct load *load, const char *text, size_t size)
 {
 	size_t i;
 	int n;
 
 	memset(load, 0, sizeof(*load));
-	load->file = file;
 	load->text = text;
 	load->size = size;
 	load->line_count = 1;
@@ -1725,18 +1749,19 @@ static void load_release(struct load *load)
 	free(load->line_start);
 	free(load->is_reported);
 	free(load->is_blank);
+	free(load->blanked);
 	scan_release(&load->scan);
+	scan_release(&load->blanked_scan);
 }
 
 int cfg_load(const char *file, struct cfg_tree **treep, struct cfg_diag *diag)
 {
-	struct ini_scan final_scan = { 0 };
 	struct cfg_tree *tree = NULL;
 	dictionary *dict = NULL;
-	char *text, *blanked = NULL;
 	const char *slash;
-	size_t size, blanked_size = 0;
 	struct load load;
+	size_t size;
+	char *text;
 	int ret, i;
 
 	*treep = NULL;
@@ -1752,17 +1777,14 @@ int cfg_load(const char *file, struct cfg_tree **treep, struct cfg_diag *diag)
 		tree = tree_new(file, ".", 1);
 	else
 		tree = tree_new(file, file, slash == file ? 1 : (size_t)(slash - file));
-	ret = load_init(&load, file, text, size);
+	ret = load_init(&load, text, size);
 	if (!tree && !ret)
 		ret = PDM_ERR_NO_MEMORY;
 	if (ret)
 		goto out;
-	dict = load_parse(&load, file, &blanked, &blanked_size);
-	/* index what iniparser parsed last, so the two agree line for line */
-	if (blanked)
-		ret = ini_scan_text(blanked, blanked_size, &final_scan);
-	if (!ret)
-		ret = load_build(&load, tree, dict, blanked ? &final_scan : &load.scan);
+	dict = load_parse(&load, file);
+	/* build from the scan of what iniparser parsed last, so the two agree */
+	ret = load_build(&load, tree, dict, load.blanked ? &load.blanked_scan : &load.scan);
 	if (ret)
 		goto out;
 	qsort(load.problems, load.problem_count, sizeof(*load.problems), problem_cmp);
@@ -1777,10 +1799,8 @@ out:
 		cfg_diag_add(diag, file, 0, NULL, "out of memory");
 	if (dict)
 		iniparser_freedict(dict);
-	scan_release(&final_scan);
 	load_release(&load);
 	cfg_free(tree);
-	free(blanked);
 	free(text);
 	return ret;
 }

@@ -372,7 +372,7 @@ START_TEST(syntax_errors_go_to_the_diag_not_to_stderr)
 	fd = open("stderr.txt", O_RDWR | O_CREAT | O_TRUNC, 0600);
 	ck_assert_int_ge(fd, 0);
 	dup2(fd, 2);
-	tree = load_text("[vm]\n=x\njunk\n", PDM_ERR_CFG, &diag);
+	tree = load_text("[vm]\n=x\n   junk  \n", PDM_ERR_CFG, &diag);
 	fflush(stderr);
 	dup2(saved, 2);
 	close(saved);
@@ -449,6 +449,30 @@ START_TEST(nul_byte_is_reported_as_such)
 	ck_assert_int_eq(diag.count, 1);
 	assert_diag_has(&diag, "vm.ini:2: line contains a NUL byte (is this a text file?)");
 	ck_assert_str_eq(text_of(tree, "vm", "cpus"), "1");
+	cfg_free(tree);
+	cfg_diag_release(&diag);
+}
+END_TEST
+
+START_TEST(nul_byte_early_in_a_long_line_keeps_the_line_numbers_right)
+{
+	struct cfg_diag diag;
+	struct cfg_tree *tree = NULL;
+	char text[2048];
+	size_t size;
+
+	/* iniparser reads such a line in two pieces and counts it twice */
+	size = (size_t)snprintf(text, sizeof(text), "[vm]\n%c%01500d\nbad\ncpus = 1\n", 'x', 0);
+	text[5] = '\0';
+	write_file("vm.ini", text, size);
+	cfg_diag_init(&diag);
+	ck_assert_int_eq(cfg_load("vm.ini", &tree, &diag), PDM_ERR_CFG);
+	ck_assert_int_eq(diag.count, 2);
+	assert_diag_has(&diag, "vm.ini:2: line contains a NUL byte (is this a text file?)");
+	assert_diag_has(&diag, "vm.ini:3: syntax error: expected '[section]' or "
+			"'key = value', got 'bad'");
+	ck_assert_str_eq(text_of(tree, "vm", "cpus"), "1");
+	ck_assert_int_eq(cfg_value_find(cfg_find(tree->root, "vm"), "cpus")->line, 4);
 	cfg_free(tree);
 	cfg_diag_release(&diag);
 }
@@ -1399,6 +1423,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, long_line_is_reported_and_the_rest_still_loads);
 	tcase_add_test(tc, binary_junk_is_reported_without_crashing);
 	tcase_add_test(tc, nul_byte_is_reported_as_such);
+	tcase_add_test(tc, nul_byte_early_in_a_long_line_keeps_the_line_numbers_right);
 	tcase_add_test(tc, key_outside_any_section_is_reported);
 	tcase_add_test(tc, key_set_twice_is_reported_and_the_last_one_counts);
 	tcase_add_test(tc, bad_section_names_are_reported_and_their_keys_skipped);

@@ -26,7 +26,7 @@ int err_set(struct err *e, int status, const char *fmt, ...)
 
 void err_prefix(struct err *e, const char *fmt, ...)
 {
-	char prefix[512], old[sizeof(e->msg)];
+	char prefix[256], old[sizeof(e->msg)];
 	va_list ap;
 
 	if (!e)
@@ -35,7 +35,9 @@ void err_prefix(struct err *e, const char *fmt, ...)
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
 	memcpy(old, e->msg, sizeof(old));
-	snprintf(e->msg, sizeof(e->msg), "%s: %s", prefix, old);
+	/* Cut the old message rather than the prefix, which says where the error is. */
+	snprintf(e->msg, sizeof(e->msg), "%s: %.*s", prefix,
+		 (int)(sizeof(e->msg) - strlen(prefix) - 3), old);
 }
 
 void err_clear(struct err *e)
