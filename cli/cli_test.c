@@ -42,15 +42,17 @@ static void result_release(struct result *r)
 
 /*
  * Runs ./modvm with argv (NULL-terminated) from the build tree, stdin from /dev/null.
- * If term_after_ms > 0, sends SIGTERM after that long. Kills it after 60 s.
+ * If term_when is set, sends SIGTERM once its stderr contains that text. Kills it
+ * after 60 s.
  */
-static struct result modvm(int term_after_ms, const char *const *args)
+static struct result modvm(const char *term_when, const char *const *args)
 {
 	char *bin = tu_fmt("%s/modvm", tu_builddir());
 	char *out = tu_fmt("%s/stdout", tmp), *err = tu_fmt("%s/stderr", tmp);
 	const char *argv[32] = { bin };
 	struct result r = { 0 };
 	int status, waited_ms = 0;
+	bool is_term_sent = false;
 	pid_t pid;
 
 	for (int i = 0; args[i] && i < 30; i++)
@@ -71,8 +73,15 @@ static struct result modvm(int term_after_ms, const char *const *args)
 			break;
 		usleep(10000);
 		waited_ms += 10;
-		if (term_after_ms > 0 && waited_ms == term_after_ms)
-			kill(pid, SIGTERM);
+		if (term_when && !is_term_sent) {
+			char *text = tu_read_file(err);
+
+			if (text && strstr(text, term_when)) {
+				kill(pid, SIGTERM);
+				is_term_sent = true;
+			}
+			free(text);
+		}
 		if (waited_ms == 60000)
 			kill(pid, SIGKILL);
 	}
@@ -95,7 +104,7 @@ static char *example(const char *name)
 START_TEST(check_accepts_the_hello_example)
 {
 	char *ini = example("hello.ini");
-	struct result r = modvm(0, (const char *[]){ "check", ini, NULL });
+	struct result r = modvm(NULL, (const char *[]){ "check", ini, NULL });
 
 	ck_assert_msg(r.status == 0, "status %d: %s", r.status, r.err);
 	ck_assert_ptr_nonnull(strstr(r.out, "hello.ini: ok"));
@@ -121,7 +130,7 @@ START_TEST(check_reports_every_problem_with_file_and_line)
 		      "[devices/serial/0/lun0]\n"
 		      "driver = nosuch\n"               /* 10: unknown driver */
 		      "[devics/debug-exit/0]\n");       /* 11: unknown section */
-	r = modvm(0, (const char *[]){ "check", ini, NULL });
+	r = modvm(NULL, (const char *[]){ "check", ini, NULL });
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_msg(strstr(r.err, "bad.ini:2: vm/memory"), "%s", r.err);
 	ck_assert_msg(strstr(r.err, "bad.ini:3: vm/cpus"), "%s", r.err);
@@ -138,16 +147,16 @@ END_TEST
 START_TEST(overrides_are_applied_and_checked)
 {
 	char *ini = example("hello.ini");
-	struct result r = modvm(0, (const char *[]){ "check", "-o", "devices/serial/0/irq=99", ini, NULL });
+	struct result r = modvm(NULL, (const char *[]){ "check", "-o", "devices/serial/0/irq=99", ini, NULL });
 
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_msg(strstr(r.err, "-o: devices/serial/0/irq") && strstr(r.err, "99"), "%s", r.err);
 	result_release(&r);
-	r = modvm(0, (const char *[]){ "check", "-o", "noequals", ini, NULL });
+	r = modvm(NULL, (const char *[]){ "check", "-o", "noequals", ini, NULL });
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_msg(strstr(r.err, "noequals"), "%s", r.err);
 	result_release(&r);
-	r = modvm(0, (const char *[]){ "check", "-o", "vm/memory=32M", ini, NULL });
+	r = modvm(NULL, (const char *[]){ "check", "-o", "vm/memory=32M", ini, NULL });
 	ck_assert_int_eq(r.status, 0);
 	result_release(&r);
 	free(ini);
@@ -156,7 +165,7 @@ END_TEST
 
 START_TEST(plugins_lists_modules_types_and_keys)
 {
-	struct result r = modvm(0, (const char *[]){ "plugins", NULL });
+	struct result r = modvm(NULL, (const char *[]){ "plugins", NULL });
 
 	ck_assert_msg(r.status == 0, "%s", r.err);
 	ck_assert_ptr_nonnull(strstr(r.out, "core plugin ABI 1.0"));
@@ -173,19 +182,19 @@ END_TEST
 
 START_TEST(usage_errors_exit_2)
 {
-	struct result r = modvm(0, (const char *[]){ "frobnicate", "x.ini", NULL });
+	struct result r = modvm(NULL, (const char *[]){ "frobnicate", "x.ini", NULL });
 
 	ck_assert_int_eq(r.status, 2);
 	ck_assert_ptr_nonnull(strstr(r.err, "unknown command 'frobnicate'"));
 	result_release(&r);
-	r = modvm(0, (const char *[]){ NULL });
+	r = modvm(NULL, (const char *[]){ NULL });
 	ck_assert_int_eq(r.status, 2);
 	result_release(&r);
-	r = modvm(0, (const char *[]){ "--help", NULL });
+	r = modvm(NULL, (const char *[]){ "--help", NULL });
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_ptr_nonnull(strstr(r.out, "usage: modvm"));
 	result_release(&r);
-	r = modvm(0, (const char *[]){ "--version", NULL });
+	r = modvm(NULL, (const char *[]){ "--version", NULL });
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_ptr_nonnull(strstr(r.out, "plugin ABI 1.0"));
 	result_release(&r);
@@ -194,7 +203,7 @@ END_TEST
 
 START_TEST(missing_file_is_reported)
 {
-	struct result r = modvm(0, (const char *[]){ "check", "/nonexistent/vm.ini", NULL });
+	struct result r = modvm(NULL, (const char *[]){ "check", "/nonexistent/vm.ini", NULL });
 
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_msg(strstr(r.err, "/nonexistent/vm.ini"), "%s", r.err);
@@ -221,7 +230,7 @@ START_TEST(run_hello_prints_the_greeting_and_exits_with_the_guest_status)
 		tu_write_file(ini, patched);
 		free(bin); free(src); free(text); free(patched);
 	}
-	r = modvm(0, (const char *[]){ "run", ini, NULL });
+	r = modvm(NULL, (const char *[]){ "run", ini, NULL });
 	ck_assert_msg(r.status == 1, "status %d: %s", r.status, r.err);
 	ck_assert_str_eq(r.out, "Hello from a modvm guest!\n");
 	ck_assert_str_eq(r.err, "");
@@ -240,7 +249,7 @@ START_TEST(run_applies_overrides)
 	tu_write_file(ini, "[boot]\nflat = nothing-yet.bin\n[devices/serial/0]\n"
 		      "[devices/serial/0/lun0]\ndriver = char\n"
 		      "[devices/serial/0/lun0/attached]\ndriver = stdio\n[devices/debug-exit/0]\n");
-	r = modvm(0, (const char *[]){ "run", "-o", set, ini, NULL });
+	r = modvm(NULL, (const char *[]){ "run", "-o", set, ini, NULL });
 	ck_assert_msg(r.status == 85, "status %d: %s", r.status, r.err);
 	ck_assert_str_eq(r.out, "exit42\n");
 	result_release(&r);
@@ -262,8 +271,11 @@ START_TEST(sigterm_powers_the_vm_off_and_exits_0)
 
 	ck_assert_int_eq(system(cmd), 0);
 	tu_write_file(ini, text);
-	r = modvm(500, (const char *[]){ "run", ini, NULL });
+	/* Signal it once the guest runs (the state change is logged at debug level). */
+	r = modvm("-> running", (const char *[]){ "run", "--log", "warn,vm=debug", ini, NULL });
 	ck_assert_msg(r.status == 0, "status %d: %s", r.status, r.err);
+	ck_assert_msg(strstr(r.err, "running -> powering-off") && strstr(r.err, "-> off"), "%s",
+		      r.err);
 	result_release(&r);
 	free(ini); free(plugdir); free(cmd); free(text);
 }
@@ -279,7 +291,7 @@ START_TEST(startup_errors_exit_2_and_name_the_cause)
 	struct result r;
 
 	tu_write_file(ini, text);
-	r = modvm(0, (const char *[]){ "run", ini, NULL });
+	r = modvm(NULL, (const char *[]){ "run", ini, NULL });
 	ck_assert_int_eq(r.status, 2);
 	ck_assert_msg(strstr(r.err, "/nonexistent/dir/out.txt") && strstr(r.err, "serial#0"),
 		      "%s", r.err);

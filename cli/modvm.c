@@ -163,26 +163,30 @@ static int cli_run(struct cli *cli, const char *file)
 	struct err err;
 	int rc = EXIT_START_FAILED;
 
-	cfg_diag_init(&diag);
-	pdm_registry_init(&registry);
-	if (cli_load_config(cli, file, &tree, &diag) || !tree) {
-		cli_print_diag(&diag);
-		goto out;
-	}
-	if (vm_load_plugins(tree, cli_default_plugin_dir(), &registry, &err)) {
-		fprintf(stderr, "modvm: %s\n", err.msg);
-		goto out;
-	}
-	if (vm_check_config(tree, &registry, &diag)) {
-		cli_print_diag(&diag);
-		goto out;
-	}
-	/* Block the signals in every thread the VM creates; one thread waits for them. */
+	/*
+	 * Blocked from the start and in every thread the VM creates: one thread waits for
+	 * them, so a signal that comes while the VM is being built still powers it off
+	 * through the protocol instead of killing the process half-way.
+	 */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
+	cfg_diag_init(&diag);
+	pdm_registry_init(&registry);
+	if (cli_load_config(cli, file, &tree, &diag) || !tree) {
+		cli_print_diag(&diag);
+		goto out_mask;
+	}
+	if (vm_load_plugins(tree, cli_default_plugin_dir(), &registry, &err)) {
+		fprintf(stderr, "modvm: %s\n", err.msg);
+		goto out_mask;
+	}
+	if (vm_check_config(tree, &registry, &diag)) {
+		cli_print_diag(&diag);
+		goto out_mask;
+	}
 	if (vm_create(tree, &registry, &vm, &err)) {
 		fprintf(stderr, "modvm: %s\n", err.msg);
 		goto out_mask;
@@ -192,7 +196,11 @@ static int cli_run(struct cli *cli, const char *file)
 		goto out_vm;
 	}
 	if (vm_power_on(vm, &err)) {
-		fprintf(stderr, "modvm: %s\n", err.msg);
+		/* A signal that came first powered it off: that is a clean end too. */
+		if (vm_state(vm) == PDM_VM_OFF)
+			rc = 0;
+		else
+			fprintf(stderr, "modvm: %s\n", err.msg);
 		goto out_thread;
 	}
 	state = vm_wait_stopped(vm);
@@ -210,11 +218,10 @@ out_thread:
 out_vm:
 	vm_destroy(vm);
 out_mask:
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-out:
 	cfg_diag_release(&diag);
 	cfg_free(tree);
 	pdm_registry_release(&registry);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc;
 }
 

@@ -51,3 +51,10 @@ cli_cli_run_test_SOURCES = cli/cli_test.c tests/testutil.c tests/testutil.h
 cli_cli_run_test_CPPFLAGS = $(AM_CPPFLAGS) -DCLI_TEST_RUN
 cli_cli_run_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 cli_cli_run_test_LDADD = util/libutil.a $(CHECK_LIBS)
+
+# The same suites under memcheck; see tests/valgrind.sh.
+EXTRA_DIST += tests/valgrind.sh tests/valgrind.supp
+check-valgrind:
+	$(MAKE) $(AM_MAKEFLAGS) check LOG_COMPILER='$(abs_top_srcdir)/tests/valgrind.sh' \
+		TEST_SUITE_LOG=test-suite-valgrind.log
+.PHONY: check-valgrind
