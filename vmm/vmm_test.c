@@ -198,6 +198,33 @@ START_TEST(unhandled_ports_read_all_ones_and_are_counted)
 }
 END_TEST
 
+START_TEST(mmio_reaches_its_device_and_unclaimed_mmio_reads_all_ones)
+{
+	struct vm_stats stats;
+	struct vm *vm;
+
+	tree = vm_config("mmio", "",
+			 "[devices/sink/0]\niobase = 0x500\nmmio = 0xd0000000\nvalue = 0x11223344\n");
+	ck_assert_int_eq(run_vm(&vm), PDM_VM_OFF);
+	ck_assert_int_eq(vm_exit_status(vm), (1 << 1) | 1);
+	vm_get_stats(vm, &stats);
+	ck_assert_uint_eq(stats.unhandled_mmio, 1);
+	ck_assert_uint_eq(stats.unhandled_pio, 0);
+	vm_destroy(vm);
+}
+END_TEST
+
+START_TEST(mmio_over_guest_ram_is_refused)
+{
+	struct err err = { 0 };
+	struct vm *vm = NULL;
+
+	tree = vm_config("hello", "", "[devices/sink/0]\niobase = 0x500\nmmio = 0x100000\n");
+	ck_assert_int_eq(vm_create(tree, &registry, &vm, &err), PDM_ERR_DUPLICATE);
+	ck_assert_msg(strstr(err.msg, "guest RAM") && strstr(err.msg, "sink#0"), "%s", err.msg);
+}
+END_TEST
+
 START_TEST(power_off_from_another_thread_stops_a_busy_guest)
 {
 	struct vm_stats stats;
@@ -274,6 +301,8 @@ static Suite *vmm_suite(void)
 	tcase_add_test(tc, debug_exit_port_is_configurable);
 	tcase_add_test(tc, two_vcpus_run_the_guest_and_power_off);
 	tcase_add_test(tc, unhandled_ports_read_all_ones_and_are_counted);
+	tcase_add_test(tc, mmio_reaches_its_device_and_unclaimed_mmio_reads_all_ones);
+	tcase_add_test(tc, mmio_over_guest_ram_is_refused);
 	tcase_add_test(tc, power_off_from_another_thread_stops_a_busy_guest);
 	tcase_add_test(tc, illegal_state_changes_name_the_current_state);
 	tcase_add_test(tc, port_conflict_names_the_owner);
