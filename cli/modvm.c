@@ -35,25 +35,6 @@ struct cli {
 	int verbosity;
 };
 
-static void cli_usage(FILE *out)
-{
-	fprintf(out,
-		"usage: modvm [options] run FILE       run the VM that FILE describes\n"
-		"       modvm [options] check FILE     report every problem in FILE, run nothing\n"
-		"       modvm [options] plugins [FILE] list the plugins found and what they offer\n"
-		"\n"
-		"options:\n"
-		"  -o, --set PATH/KEY=VALUE  override a config value (repeatable),\n"
-		"                            e.g. -o vm/memory=64M -o devices/serial/0/iobase=0x2f8\n"
-		"  -v, --verbose             more log output (repeat for debug)\n"
-		"      --log FILTER          log filter, e.g. 'info' or 'warn,pdm=debug'\n"
-		"  -h, --help                this help\n"
-		"      --version             the version and plugin ABI\n"
-		"\n"
-		"Plugins are searched in $MODVM_PLUGIN_PATH, then [plugins] path, then %s.\n"
-		"See modvm(1) and modvm.ini(5).\n", MODVM_PLUGIN_DIR);
-}
-
 /*
  * The built-in plugin folder: the build tree's when this binary is the one in the
  * build tree (so ./modvm works without `make install`), the installed one otherwise.
@@ -77,6 +58,25 @@ static const char *cli_default_plugin_dir(void)
 		}
 	}
 	return MODVM_PLUGIN_DIR;
+}
+
+static void cli_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: modvm [options] run FILE       run the VM that FILE describes\n"
+		"       modvm [options] check FILE     report every problem in FILE, run nothing\n"
+		"       modvm [options] plugins [FILE] list the plugins found and what they offer\n"
+		"\n"
+		"options:\n"
+		"  -o, --set PATH/KEY=VALUE  override a config value (repeatable),\n"
+		"                            e.g. -o vm/memory=64M -o devices/serial/0/iobase=0x2f8\n"
+		"  -v, --verbose             more log output (repeat for debug)\n"
+		"      --log FILTER          log filter, e.g. 'info' or 'warn,pdm=debug'\n"
+		"  -h, --help                this help\n"
+		"      --version             the version and plugin ABI\n"
+		"\n"
+		"Plugins are searched in $MODVM_PLUGIN_PATH, then [plugins] path, then %s.\n"
+		"See modvm(1) and modvm.ini(5).\n", cli_default_plugin_dir());
 }
 
 static void cli_print_diag(const struct cfg_diag *diag)
@@ -302,7 +302,8 @@ int main(int argc, char **argv)
 		{ 0 }
 	};
 	struct cli cli = { 0 };
-	const char *log_filter = getenv("MODVM_LOG");
+	const char *env_filter = getenv("MODVM_LOG");
+	const char *log_filter = NULL;
 	const char *cmd;
 	int opt;
 
@@ -337,6 +338,9 @@ int main(int argc, char **argv)
 			return EXIT_START_FAILED;
 		}
 	}
+	/* Weakest first: $MODVM_LOG, then -v, then --log. */
+	if (env_filter && *env_filter && log_set_filter(env_filter))
+		fprintf(stderr, "modvm: ignoring bad MODVM_LOG '%s'\n", env_filter);
 	if (cli.verbosity)
 		log_set_filter(cli.verbosity > 1 ? "debug" : "info");
 	if (log_filter && log_set_filter(log_filter)) {

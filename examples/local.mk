@@ -2,3 +2,4 @@ noinst_DATA += examples/hello.bin
 CLEANFILES += examples/hello.bin examples/hello-out.txt
 EXTRA_DIST += examples/hello.S examples/hello.ini examples/hello-file.ini
 examples/hello.bin: tests/guests/guest.h tests/guests/puts.inc
+EXTRA_DIST += examples/plugin/hello-dev.c examples/plugin/Makefile examples/plugin/README.md

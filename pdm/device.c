@@ -15,6 +15,30 @@ static struct pdm_device *pdm_dev_of(struct pdm_dev_ins *ins)
 	return PDM_CONTAINER_OF(ins, struct pdm_device, ins);
 }
 
+const char *pdm_where(const struct cfg_node *node, char *buf, size_t size)
+{
+	const char *origin = node->origin;
+	int line = node->line;
+
+	if (!line && node->values) {
+		origin = node->values->origin;
+		line = node->values->line;
+	}
+	for (const struct cfg_node *child = node->first_child; !line && child;
+	     child = child->next_sibling)
+		if (child->line) {
+			origin = child->origin;
+			line = child->line;
+		}
+	if (origin && line)
+		snprintf(buf, size, "%s:%d: [%s]", origin, line, node->path);
+	else if (origin)
+		snprintf(buf, size, "%s: [%s]", origin, node->path);
+	else
+		snprintf(buf, size, "[%s]", node->path);
+	return buf;
+}
+
 pthread_mutex_t *pdm_dev_lock_of(struct pdm_dev_ins *ins)
 {
 	return &pdm_dev_of(ins)->lock;
@@ -75,13 +99,13 @@ static int pdm_device_construct(struct pdm *pdm, struct pdm_dev_type *type, stru
 				uint32_t instance, struct err *err)
 {
 	struct pdm_device *device;
+	char where[512];
 	int status;
 
+	pdm_where(node, where, sizeof(where));
 	if (type->reg.max_instances && type->instance_count >= type->reg.max_instances)
-		return err_set(err, PDM_ERR_TOO_MANY,
-			       "%s:%d: [%s]: device '%s' allows %u instances at most",
-			       node->origin ? node->origin : "?", node->line, node->path,
-			       type->reg.name, type->reg.max_instances);
+		return err_set(err, PDM_ERR_TOO_MANY, "%s: device '%s' allows %u instances at most",
+			       where, type->reg.name, type->reg.max_instances);
 	device = calloc(1, sizeof(*device));
 	if (!device)
 		return err_set(err, PDM_ERR_NO_MEMORY, "out of memory");
@@ -116,12 +140,10 @@ static int pdm_device_construct(struct pdm *pdm, struct pdm_dev_type *type, stru
 		/* A device that wrapped a failed attach in its own words keeps both. */
 		if (device->err.msg[0] && device->chain_err.msg[0] &&
 		    !strstr(device->err.msg, device->chain_err.msg))
-			err_set(err, status, "%s:%d: [%s]: device '%s': %s: %s", node->origin,
-				node->line, node->path, device->name, device->err.msg,
-				device->chain_err.msg);
+			err_set(err, status, "%s: device '%s': %s: %s", where, device->name,
+				device->err.msg, device->chain_err.msg);
 		else
-			err_set(err, status, "%s:%d: [%s]: device '%s': %s", node->origin,
-				node->line, node->path, device->name, why);
+			err_set(err, status, "%s: device '%s': %s", where, device->name, why);
 		pdm_device_destroy(device);
 		return status < 0 ? status : PDM_ERR_CONSTRUCT;
 	}

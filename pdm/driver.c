@@ -101,14 +101,15 @@ int pdm_chain_construct(struct pdm_device *device, struct cfg_node *node, const 
 	if (status == PDM_ERR_NO_DRIVER)
 		status = PDM_ERR_CONSTRUCT;
 	if (status) {
+		char where[512];
+
+		pdm_where(node, where, sizeof(where));
 		if (driver->err.msg[0])
-			err_set(err, status, "driver '%s' (%s:%d: [%s]): %s", driver->name,
-				node->origin ? node->origin : "?", node->line, node->path,
+			err_set(err, status, "driver '%s' (%s): %s", driver->name, where,
 				driver->err.msg);
 		else if (!err || !err->msg[0] || err->status != status)
-			err_set(err, status, "driver '%s' (%s:%d: [%s]): construct failed: %s",
-				driver->name, node->origin ? node->origin : "?", node->line,
-				node->path, pdm_status_message(status));
+			err_set(err, status, "driver '%s' (%s): construct failed: %s",
+				driver->name, where, pdm_status_message(status));
 		pdm_chain_destroy(driver);
 		return status < 0 ? status : PDM_ERR_CONSTRUCT;
 	}

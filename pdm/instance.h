@@ -43,6 +43,13 @@ struct pdm_driver {
 	char name[160];
 };
 
+/*
+ * Where a section is, for messages: "<file>:<line>: [<path>]" from its header, else
+ * from its first value or first sub-section (an instance written only as -o values
+ * or only through its lun sections has no header), else just "[<path>]".
+ */
+const char *pdm_where(const struct cfg_node *node, char *buf, size_t size);
+
 extern const struct pdm_dev_hlp pdm_dev_hlp;
 extern const struct pdm_drv_hlp pdm_drv_hlp;
 

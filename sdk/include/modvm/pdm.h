@@ -20,6 +20,11 @@
 #include <modvm/status.h>
 #include <modvm/version.h>
 
+/* The entry point must keep its C name when a plugin is written in C++. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The VM states (see docs/: the state machine). Values are part of the ABI. */
 enum pdm_vm_state {
 	PDM_VM_INVALID = 0,
@@ -88,5 +93,9 @@ struct pdm_reg_callbacks {
 PDM_EXPORT int pdm_module_register(const struct pdm_reg_callbacks *cb, uint32_t core_abi);
 
 #define PDM_PRINTF(fmt_idx, arg_idx) __attribute__((format(printf, fmt_idx, arg_idx)))
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
