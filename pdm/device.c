@@ -210,6 +210,12 @@ void pdm_destroy(struct pdm *pdm)
 	pdm_threads_destroy(pdm, NULL);
 }
 
+void pdm_release(struct pdm *pdm)
+{
+	pdm_destroy(pdm);
+	pthread_mutex_destroy(&pdm->threads_lock);
+}
+
 /* ---- the device helper table ---- */
 
 static int pdm_dev_error(struct pdm_dev_ins *ins, int status, const char *fmt, ...)

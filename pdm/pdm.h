@@ -122,6 +122,8 @@ void pdm_init(struct pdm *pdm, struct pdm_registry *registry, const struct pdm_h
 int pdm_construct(struct pdm *pdm, struct cfg_node *root, struct err *err);
 /* Destroys every instance (threads first, then chains bottom-up, then devices). */
 void pdm_destroy(struct pdm *pdm);
+/* pdm_destroy, then frees what pdm_init set up; pdm may then be initialised again. */
+void pdm_release(struct pdm *pdm);
 
 /* Power notifications, in the orders DESIGN.md gives. They cannot fail. */
 void pdm_power_on(struct pdm *pdm);

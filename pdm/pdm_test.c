@@ -194,7 +194,7 @@ START_TEST(chain_three_links_deep_is_notified_and_torn_down_in_order)
 	ck_assert_uint_eq(pdm_device_count(&pdm), 1);
 	pdm_power_on(&pdm);
 	pdm_power_off(&pdm);
-	pdm_destroy(&pdm);
+	pdm_release(&pdm);
 	assert_events(
 		"construct trec#0\n"
 		"construct trec#0/lun0/tlink\n"
@@ -252,6 +252,7 @@ START_TEST(failing_constructor_tears_down_everything_built_so_far)
 		"destruct trec#0/lun0/tlink\n"
 		"destruct trec#0\n");
 	pdm_destroy(&pdm);      /* nothing left: must be harmless */
+	pdm_release(&pdm);
 	cfg_free(tree);
 }
 END_TEST
@@ -269,6 +270,7 @@ START_TEST(failing_driver_names_itself_and_its_section)
 		"[devices/trec/0/lun0/attached]\ndriver = tlink\nlog = @LOG@\nfail = yes\n");
 	pdm_init(&pdm, &registry, NULL);
 	ck_assert_int_eq(pdm_construct(&pdm, tree->root, &err), PDM_ERR_CONSTRUCT);
+	pdm_release(&pdm);
 	ck_assert_msg(strstr(err.msg, "'trec#0/lun0/tlink/tlink'") &&
 		      strstr(err.msg, "devices/trec/0/lun0/attached") &&
 		      strstr(err.msg, "told to fail"), "%s", err.msg);
@@ -295,6 +297,7 @@ START_TEST(missing_interface_is_named_in_the_error)
 		"[devices/trec/0/lun0]\ndriver = tlink\nlog = @LOG@\n");
 	pdm_init(&pdm, &registry, NULL);
 	ck_assert_int_eq(pdm_construct(&pdm, tree->root, &err), PDM_ERR_NO_INTERFACE);
+	pdm_release(&pdm);
 	ck_assert_msg(strstr(err.msg, "'modvm.test.nothing.v1'") && strstr(err.msg, "trec#0"),
 		      "%s", err.msg);
 	cfg_free(tree);
@@ -344,7 +347,7 @@ START_TEST(worker_threads_run_only_between_power_on_and_power_off)
 		"thread-stop trec#0/lun0/tlink\n");
 	pdm_power_on(&pdm);             /* resumed: fn is called again */
 	ck_assert(wait_for_events("thread-run", 2));
-	pdm_destroy(&pdm);
+	pdm_release(&pdm);
 	text = events();
 	ck_assert_int_eq(tu_count(text, "thread-run"), 2);
 	ck_assert_int_eq(tu_count(text, "thread-stop"), 2);

@@ -1,14 +1,25 @@
 #!/bin/sh
-# tests/valgrind.sh - runs one test program under valgrind memcheck (make check-valgrind).
+# tests/valgrind.sh - runs one test program under valgrind (make check-valgrind).
 #
-# Any memory error or definite leak fails the test (exit 99, automake's hard error).
+# $VALGRIND_TOOL picks the tool: memcheck (default), where any memory error or
+# definite leak fails the test, or drd, where any data race or lock misuse does
+# (exit 99, automake's hard error).
 # Children are traced, so the ./modvm processes the cli tests start are checked too;
 # the shell helpers the tests call (cp, mkdir) are not ours and are skipped.
 # CK_FORK=no runs libcheck tests in-process, so each error is reported where it happens.
 here=$(cd "$(dirname "$0")" && pwd)
 CK_FORK=no CK_DEFAULT_TIMEOUT=600
 export CK_FORK CK_DEFAULT_TIMEOUT
-exec valgrind --quiet --error-exitcode=99 --leak-check=full \
-	--errors-for-leak-kinds=definite --show-leak-kinds=definite \
+case "${VALGRIND_TOOL:-memcheck}" in
+memcheck)
+	set -- --leak-check=full --errors-for-leak-kinds=definite \
+		--show-leak-kinds=definite "$@" ;;
+drd)
+	set -- --tool=drd "$@" ;;
+*)
+	echo "valgrind.sh: unknown VALGRIND_TOOL '$VALGRIND_TOOL'" >&2
+	exit 99 ;;
+esac
+exec valgrind --quiet --error-exitcode=99 \
 	--trace-children=yes --trace-children-skip='*/sh,*/cp,*/mkdir,*/rm,*/bash' \
 	--suppressions="$here/valgrind.supp" "$@"

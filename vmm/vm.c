@@ -534,7 +534,7 @@ void vm_destroy(struct vm *vm)
 		vm_set_state(vm, PDM_VM_DESTROYING, NULL);
 	if (vm->vcpus)
 		emt_stop(vm);
-	pdm_destroy(&vm->pdm);
+	pdm_release(&vm->pdm);
 	iom_release(&vm->iom);
 	mem_release(&vm->mem);
 	kvm_close(&vm->kvm);
