@@ -1,1 +1,1 @@
-EXTRA_DIST += bench/exit-dispatch bench/rawkvm.c
+EXTRA_DIST += bench/exit-dispatch bench/rawkvm.c bench/README.md

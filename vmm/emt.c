@@ -261,7 +261,10 @@ static void emt_run_guest(struct vcpu *vcpu)
 		vm_guru(vm, vcpu, "KVM_RUN failed: %s", strerror(saved_errno));
 		return;
 	}
-	atomic_fetch_add_explicit(&vcpu->exits, 1, memory_order_relaxed);
+	/* Only this EMT writes the counter: no locked add needed, only an untorn store. */
+	atomic_store_explicit(&vcpu->exits,
+			      atomic_load_explicit(&vcpu->exits, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		emt_handle_io(vcpu);

@@ -137,6 +137,28 @@ int iom_register_mmio(struct iom *iom, struct pdm_dev_ins *dev, pthread_mutex_t 
 	return 0;
 }
 
+/*
+ * Port data is 1, 2 or 4 little-endian bytes: fixed-size copies compile to single
+ * moves, where a memcpy of a variable size is a libc call on every exit.
+ */
+static uint32_t iom_load(const void *data, unsigned size)
+{
+	switch (size) {
+	case 1: return *(const uint8_t *)data;
+	case 2: { uint16_t v; memcpy(&v, data, 2); return v; }
+	default: { uint32_t v; memcpy(&v, data, 4); return v; }
+	}
+}
+
+static void iom_store(void *data, unsigned size, uint32_t value)
+{
+	switch (size) {
+	case 1: *(uint8_t *)data = (uint8_t)value; break;
+	case 2: { uint16_t v = (uint16_t)value; memcpy(data, &v, 2); break; }
+	default: memcpy(data, &value, 4); break;
+	}
+}
+
 static void iom_count_unhandled(_Atomic uint64_t *counter, const char *kind, uint64_t addr,
 				bool is_write)
 {
@@ -149,18 +171,18 @@ static void iom_count_unhandled(_Atomic uint64_t *counter, const char *kind, uin
 void iom_dispatch_pio(struct iom *iom, uint16_t port, bool is_write, void *data, unsigned size)
 {
 	struct iom_range *range = iom_pio_lookup(iom, port);
-	uint32_t value = 0;
+	uint32_t value;
 	int status;
 
 	if (!range || (is_write ? !range->pio.out : !range->pio.in)) {
 		if (!is_write)
-			memset(data, 0xff, size);
+			iom_store(data, size, 0xffffffffu);
 		iom_count_unhandled(&iom->stats.unhandled_pio, "port", port, is_write);
 		return;
 	}
 	pthread_mutex_lock(range->lock);
 	if (is_write) {
-		memcpy(&value, data, size);
+		value = iom_load(data, size);
 		status = range->pio.out(range->dev, range->user, (uint16_t)(port - range->base),
 					value, size);
 	} else {
@@ -169,7 +191,7 @@ void iom_dispatch_pio(struct iom *iom, uint16_t port, bool is_write, void *data,
 				       &value, size);
 		if (status)
 			value = 0xffffffffu;
-		memcpy(data, &value, size);
+		iom_store(data, size, value);
 	}
 	pthread_mutex_unlock(range->lock);
 	if (status)

@@ -194,7 +194,8 @@ int vm_set_state(struct vm *vm, enum pdm_vm_state new_state, struct err *err)
 			       vm_state_name(old_state), legal);
 	}
 	vm->prev_state = old_state;
-	vm->state = new_state;
+	/* Atomic so that vm_state() may read it without the lock (EMT hot path). */
+	__atomic_store_n(&vm->state, new_state, __ATOMIC_SEQ_CST);
 	pthread_cond_broadcast(&vm->state_cond);
 	pthread_mutex_unlock(&vm->state_lock);
 	log_debug("vm", "state %s -> %s", vm_state_name(old_state), vm_state_name(new_state));
@@ -217,12 +218,7 @@ int vm_set_state(struct vm *vm, enum pdm_vm_state new_state, struct err *err)
 
 enum pdm_vm_state vm_state(struct vm *vm)
 {
-	enum pdm_vm_state state;
-
-	pthread_mutex_lock(&vm->state_lock);
-	state = vm->state;
-	pthread_mutex_unlock(&vm->state_lock);
-	return state;
+	return __atomic_load_n(&vm->state, __ATOMIC_ACQUIRE);
 }
 
 void vm_guru(struct vm *vm, struct vcpu *vcpu, const char *fmt, ...)
