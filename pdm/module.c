@@ -265,6 +265,15 @@ static int pdm_check_common(struct pdm_reg_ctx *ctx, const char *kind, const cha
 	return 0;
 }
 
+/* Frees a type that could not be registered; the first failure's message stays. */
+static int pdm_reg_refuse(struct pdm_reg_ctx *ctx, void *type, int status)
+{
+	free(type);
+	if (!ctx->status)
+		ctx->status = status;
+	return status;
+}
+
 static int pdm_cb_register_device(const struct pdm_reg_callbacks *cb, const struct pdm_dev_reg *reg)
 {
 	struct pdm_reg_ctx *ctx = PDM_CONTAINER_OF(cb, struct pdm_reg_ctx, cb);
@@ -274,26 +283,19 @@ static int pdm_cb_register_device(const struct pdm_reg_callbacks *cb, const stru
 
 	type = calloc(1, sizeof(*type));
 	if (!type)
-		return ctx->status = err_set(ctx->err, PDM_ERR_NO_MEMORY, "out of memory");
+		return pdm_reg_refuse(ctx, NULL, err_set(ctx->err, PDM_ERR_NO_MEMORY, "out of memory"));
 	status = pdm_copy_record(ctx, reg, &type->reg, sizeof(type->reg),
 				 offsetof(struct pdm_dev_reg, query_interface) + sizeof(void *),
 				 "device");
 	if (!status)
 		status = pdm_check_common(ctx, "device", type->reg.name, type->reg.construct,
 					  type->reg.instance_size, type->reg.config);
-	if (!status) {
-		devs = realloc(registry->devs, (registry->dev_count + 1) * sizeof(*devs));
-		if (!devs)
-			status = err_set(ctx->err, PDM_ERR_NO_MEMORY, "out of memory");
-		else
-			registry->devs = devs;
-	}
-	if (status) {
-		free(type);
-		if (!ctx->status)
-			ctx->status = status;
-		return status;
-	}
+	if (status)
+		return pdm_reg_refuse(ctx, type, status);
+	devs = realloc(registry->devs, (registry->dev_count + 1) * sizeof(*devs));
+	if (!devs)
+		return pdm_reg_refuse(ctx, type, err_set(ctx->err, PDM_ERR_NO_MEMORY, "out of memory"));
+	registry->devs = devs;
 	type->module = ctx->module;
 	registry->devs[registry->dev_count++] = type;
 	return 0;
@@ -308,7 +310,7 @@ static int pdm_cb_register_driver(const struct pdm_reg_callbacks *cb, const stru
 
 	type = calloc(1, sizeof(*type));
 	if (!type)
-		return ctx->status = err_set(ctx->err, PDM_ERR_NO_MEMORY, "out of memory");
+		return pdm_reg_refuse(ctx, NULL, err_set(ctx->err, PDM_ERR_NO_MEMORY, "out of memory"));
 	status = pdm_copy_record(ctx, reg, &type->reg, sizeof(type->reg),
 				 offsetof(struct pdm_drv_reg, query_interface) + sizeof(void *),
 				 "driver");
@@ -319,19 +321,12 @@ static int pdm_cb_register_driver(const struct pdm_reg_callbacks *cb, const stru
 		status = err_set(ctx->err, PDM_ERR_INVALID_ARG,
 				 "'%s': driver '%s' has no query_interface callback",
 				 ctx->module->path, type->reg.name);
-	if (!status) {
-		drvs = realloc(registry->drvs, (registry->drv_count + 1) * sizeof(*drvs));
-		if (!drvs)
-			status = err_set(ctx->err, PDM_ERR_NO_MEMORY, "out of memory");
-		else
-			registry->drvs = drvs;
-	}
-	if (status) {
-		free(type);
-		if (!ctx->status)
-			ctx->status = status;
-		return status;
-	}
+	if (status)
+		return pdm_reg_refuse(ctx, type, status);
+	drvs = realloc(registry->drvs, (registry->drv_count + 1) * sizeof(*drvs));
+	if (!drvs)
+		return pdm_reg_refuse(ctx, type, err_set(ctx->err, PDM_ERR_NO_MEMORY, "out of memory"));
+	registry->drvs = drvs;
 	type->module = ctx->module;
 	registry->drvs[registry->drv_count++] = type;
 	return 0;

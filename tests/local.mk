@@ -27,10 +27,10 @@ TEST_GUESTS = tests/guests/exit42.bin tests/guests/unhandled.bin tests/guests/sp
 	tests/guests/outloop.bin tests/guests/triple.bin tests/guests/mmio.bin
 check_DATA += $(TEST_GUESTS) examples/hello.bin
 CLEANFILES += $(TEST_GUESTS)
-EXTRA_DIST += tests/guests/guest.h tests/guests/puts.inc tests/guests/exit42.S \
+EXTRA_DIST += tests/guests/guest.h tests/guests/puts.inc tests/guests/pmode.inc tests/guests/exit42.S \
 	tests/guests/unhandled.S tests/guests/spin.S tests/guests/outloop.S \
 	tests/guests/triple.S tests/guests/mmio.S
-$(TEST_GUESTS): tests/guests/guest.h tests/guests/puts.inc
+$(TEST_GUESTS): tests/guests/guest.h tests/guests/puts.inc tests/guests/pmode.inc
 
 # The pdm suite loads the test plugins above.
 check_PROGRAMS += pdm/pdm_test
