@@ -101,16 +101,36 @@ static struct result modvm(const char *term_when, const char *const *args)
 	return r;
 }
 
-static char *example(const char *name)
+/*
+ * examples/hello.ini names hello.bin relative to itself; in a VPATH build the binary
+ * is in the build tree, so the test runs a copy of the INI file pointing at it.
+ */
+static char *hello_ini(void)
 {
-	return tu_fmt("%s/examples/%s", tu_srcdir(), name);
+	char *src, *text, *at, *patched, *copy;
+
+	if (!strcmp(tu_srcdir(), tu_builddir()))
+		return tu_fmt("%s/examples/hello.ini", tu_srcdir());
+	src = tu_fmt("%s/examples/hello.ini", tu_srcdir());
+	text = tu_read_file(src);
+	ck_assert_ptr_nonnull(text);
+	at = strstr(text, "flat = hello.bin");
+	ck_assert_ptr_nonnull(at);
+	patched = tu_fmt("%.*sflat = %s/examples/hello.bin%s", (int)(at - text), text,
+			 tu_builddir(), at + strlen("flat = hello.bin"));
+	copy = tu_fmt("%s/hello.ini", tmp);
+	tu_write_file(copy, patched);
+	free(src);
+	free(text);
+	free(patched);
+	return copy;
 }
 
 #ifndef CLI_TEST_RUN
 
 START_TEST(check_accepts_the_hello_example)
 {
-	char *ini = example("hello.ini");
+	char *ini = hello_ini();
 	struct result r = modvm(NULL, (const char *[]){ "check", ini, NULL });
 
 	ck_assert_msg(r.status == 0, "status %d: %s", r.status, r.err);
@@ -153,7 +173,7 @@ END_TEST
 
 START_TEST(overrides_are_applied_and_checked)
 {
-	char *ini = example("hello.ini");
+	char *ini = hello_ini();
 	struct result r = modvm(NULL, (const char *[]){ "check", "-o", "devices/serial/0/irq=99", ini, NULL });
 
 	ck_assert_int_eq(r.status, 1);
@@ -222,21 +242,9 @@ END_TEST
 
 START_TEST(run_hello_prints_the_greeting_and_exits_with_the_guest_status)
 {
-	char *ini = example("hello.ini");
+	char *ini = hello_ini();
 	struct result r;
 
-	/* hello.ini names hello.bin relative to itself: run it from the build tree's copy. */
-	if (strcmp(tu_srcdir(), tu_builddir())) {
-		free(ini);
-		ini = tu_fmt("%s/hello.ini", tmp);
-		char *bin = tu_fmt("flat = %s/examples/hello.bin", tu_builddir());
-		char *src = example("hello.ini"), *text = tu_read_file(src);
-		char *at = strstr(text, "flat = hello.bin");
-		char *patched = tu_fmt("%.*s%s%s", (int)(at - text), text, bin, at + 16);
-
-		tu_write_file(ini, patched);
-		free(bin); free(src); free(text); free(patched);
-	}
 	r = modvm(NULL, (const char *[]){ "run", ini, NULL });
 	ck_assert_msg(r.status == 1, "status %d: %s", r.status, r.err);
 	ck_assert_str_eq(r.out, "Hello from a modvm guest!\n");
