@@ -130,10 +130,22 @@ static int cli_check(struct cli *cli, const char *file)
 	return rc;
 }
 
-/* SIGINT/SIGTERM power the VM off through the same path as any other request. */
+/*
+ * SIGINT/SIGTERM: the first one powers the VM off through the same path as any other
+ * request. One that comes while there is no VM to power off (it is being built or
+ * torn down), or a second one, takes its default action: a stuck start or power-off
+ * can always be interrupted.
+ */
+struct cli_signals {
+	pthread_mutex_t lock;
+	struct vm *vm;              /* NULL while none can take a request */
+	bool has_requested;
+	pthread_t thread;
+};
+
 static void *cli_signal_thread(void *arg)
 {
-	struct vm *vm = arg;
+	struct cli_signals *signals = arg;
 	sigset_t set;
 	int sig;
 
@@ -142,13 +154,39 @@ static void *cli_signal_thread(void *arg)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGUSR2);
 	for (;;) {
+		struct vm *vm;
+		bool is_again;
+
 		if (sigwait(&set, &sig))
 			continue;
 		if (sig == SIGUSR2)         /* cli_run's way of stopping this thread */
 			return NULL;
-		log_info("cli", "signal %d: powering off", sig);
-		vm_request_poweroff(vm, -1);
+		pthread_mutex_lock(&signals->lock);
+		vm = signals->vm;
+		is_again = signals->has_requested;
+		signals->has_requested = true;
+		if (vm && !is_again) {
+			log_info("cli", "signal %d: powering off", sig);
+			vm_request_poweroff(vm, -1);
+		}
+		pthread_mutex_unlock(&signals->lock);
+		if (!vm || is_again) {
+			sigset_t one;
+
+			sigemptyset(&one);
+			sigaddset(&one, sig);
+			signal(sig, SIG_DFL);
+			pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+			raise(sig);
+		}
 	}
+}
+
+static void cli_signals_set_vm(struct cli_signals *signals, struct vm *vm)
+{
+	pthread_mutex_lock(&signals->lock);
+	signals->vm = vm;
+	pthread_mutex_unlock(&signals->lock);
 }
 
 static int cli_run(struct cli *cli, const char *file)
@@ -156,9 +194,10 @@ static int cli_run(struct cli *cli, const char *file)
 	struct pdm_registry registry;
 	struct cfg_tree *tree = NULL;
 	struct cfg_diag diag;
+	struct cli_signals signals = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct timespec zero = { 0, 0 };
 	struct vm *vm = NULL;
 	enum pdm_vm_state state;
-	pthread_t signal_thread;
 	sigset_t set, old;
 	struct err err;
 	int rc = EXIT_START_FAILED;
@@ -175,33 +214,34 @@ static int cli_run(struct cli *cli, const char *file)
 	pthread_sigmask(SIG_BLOCK, &set, &old);
 	cfg_diag_init(&diag);
 	pdm_registry_init(&registry);
+	if (pthread_create(&signals.thread, NULL, cli_signal_thread, &signals)) {
+		fprintf(stderr, "modvm: cannot start the signal thread\n");
+		goto out_mask;
+	}
 	if (cli_load_config(cli, file, &tree, &diag) || !tree) {
 		cli_print_diag(&diag);
-		goto out_mask;
+		goto out_thread;
 	}
 	if (vm_load_plugins(tree, cli_default_plugin_dir(), &registry, &err)) {
 		fprintf(stderr, "modvm: %s\n", err.msg);
-		goto out_mask;
+		goto out_thread;
 	}
 	if (vm_check_config(tree, &registry, &diag)) {
 		cli_print_diag(&diag);
-		goto out_mask;
+		goto out_thread;
 	}
 	if (vm_create(tree, &registry, &vm, &err)) {
 		fprintf(stderr, "modvm: %s\n", err.msg);
-		goto out_mask;
+		goto out_thread;
 	}
-	if (pthread_create(&signal_thread, NULL, cli_signal_thread, vm)) {
-		fprintf(stderr, "modvm: cannot start the signal thread\n");
-		goto out_vm;
-	}
+	cli_signals_set_vm(&signals, vm);
 	if (vm_power_on(vm, &err)) {
 		/* A signal that came first powered it off: that is a clean end too. */
 		if (vm_state(vm) == PDM_VM_OFF)
 			rc = 0;
 		else
 			fprintf(stderr, "modvm: %s\n", err.msg);
-		goto out_thread;
+		goto out_vm;
 	}
 	state = vm_wait_stopped(vm);
 	if (state == PDM_VM_GURU_MEDITATION || state == PDM_VM_FATAL_ERROR) {
@@ -212,15 +252,19 @@ static int cli_run(struct cli *cli, const char *file)
 	} else {
 		rc = vm_exit_status(vm) >= 0 ? vm_exit_status(vm) & 0xff : 0;
 	}
-out_thread:
-	pthread_kill(signal_thread, SIGUSR2);
-	pthread_join(signal_thread, NULL);
 out_vm:
+	cli_signals_set_vm(&signals, NULL);
 	vm_destroy(vm);
+out_thread:
+	pthread_kill(signals.thread, SIGUSR2);
+	pthread_join(signals.thread, NULL);
 out_mask:
 	cfg_diag_release(&diag);
 	cfg_free(tree);
 	pdm_registry_release(&registry);
+	/* A signal that came after the VM was gone must not override the exit status. */
+	while (sigtimedwait(&set, NULL, &zero) > 0)
+		;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc;
 }

@@ -378,6 +378,8 @@ static int pdm_dev_thread_create(struct pdm_dev_ins *ins, struct pdm_thread **th
 {
 	struct pdm_device *device = pdm_dev_of(ins);
 
+	if (!device->is_constructing)
+		return pdm_dev_error(ins, PDM_ERR_STATE, "threads can only be created in the constructor");
 	return pdm_thread_create(device->pdm, device, device->name, thread, fn, wakeup, user, name,
 				 &device->err);
 }

@@ -41,6 +41,7 @@ static void pdm_chain_destroy_links(struct pdm_driver *driver)
 	log_debug("pdm", "destroying driver '%s'", driver->name);
 	if (driver->type->reg.destruct)
 		driver->type->reg.destruct(&driver->ins);
+	driver->type->instance_count--;
 	free(driver->ins.data);
 	free(driver);
 }
@@ -85,7 +86,7 @@ int pdm_chain_construct(struct pdm_device *device, struct cfg_node *node, const 
 	driver->ins.hlp = &pdm_drv_hlp;
 	driver->ins.reg = &type->reg;
 	driver->ins.name = driver->name;
-	driver->ins.instance = type->instance_count++;
+	driver->ins.instance = type->instance_count++;    /* given back by pdm_chain_destroy_links */
 	driver->ins.above = above;
 	driver->pdm = pdm;
 	driver->type = type;
@@ -209,6 +210,8 @@ static int pdm_drv_thread_create(struct pdm_drv_ins *ins, struct pdm_thread **th
 {
 	struct pdm_driver *driver = pdm_drv_of(ins);
 
+	if (!driver->is_constructing)
+		return pdm_drv_error(ins, PDM_ERR_STATE, "threads can only be created in the constructor");
 	return pdm_thread_create(driver->pdm, driver, driver->name, thread, fn, wakeup, user, name,
 				 &driver->err);
 }

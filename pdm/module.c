@@ -105,20 +105,19 @@ static int pdm_pread_all(int fd, void *buf, size_t len, off_t off)
 }
 
 /*
- * Finds symbol `name` in the file's .dynsym and reads the 4 bytes it points at.
- * Returns 0, PDM_ERR_NOT_FOUND when the symbol is absent, or PDM_ERR_ABI/IO with err set.
+ * Finds symbol `name` in the .dynsym of the file open at fd (path is for messages)
+ * and reads the 4 bytes it points at. Returns 0, PDM_ERR_NOT_FOUND when the symbol is
+ * absent, or PDM_ERR_ABI with err set.
  */
-static int pdm_elf_read_u32(const char *path, const char *name, uint32_t *value, struct err *err)
+static int pdm_elf_read_u32(int fd, const char *path, const char *name, uint32_t *value,
+			    struct err *err)
 {
 	Elf64_Ehdr eh;
 	Elf64_Shdr *sh = NULL;
 	char *strtab = NULL;
 	Elf64_Sym *syms = NULL;
-	int fd, status = PDM_ERR_NOT_FOUND;
+	int status = PDM_ERR_NOT_FOUND;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_set(err, PDM_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
 	if (pdm_pread_all(fd, &eh, sizeof(eh), 0) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
 	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64 ||
 	    eh.e_type != ET_DYN || eh.e_shentsize != sizeof(Elf64_Shdr) ||
@@ -164,8 +163,10 @@ static int pdm_elf_read_u32(const char *path, const char *name, uint32_t *value,
 				goto out;
 			}
 			sec = &sh[sym->st_shndx];
+			/* Written so that no sum can wrap: the file may be hostile. */
 			if (sec->sh_type == SHT_NOBITS || sym->st_value < sec->sh_addr ||
-			    sym->st_value - sec->sh_addr + sizeof(uint32_t) > sec->sh_size ||
+			    sym->st_value - sec->sh_addr > sec->sh_size ||
+			    sec->sh_size - (sym->st_value - sec->sh_addr) < sizeof(uint32_t) ||
 			    pdm_pread_all(fd, value, sizeof(*value),
 					  (off_t)(sym->st_value - sec->sh_addr + sec->sh_offset))) {
 				status = err_set(err, PDM_ERR_ABI, "'%s': symbol '%s' has no value",
@@ -184,7 +185,6 @@ out:
 	free(syms);
 	free(strtab);
 	free(sh);
-	close(fd);
 	return status;
 }
 
@@ -349,27 +349,40 @@ int pdm_registry_load(struct pdm_registry *registry, const char *path, struct er
 	};
 	struct pdm_module *module, **tail;
 	uint32_t abi;
-	int status;
+	int fd, status;
 
-	status = pdm_elf_read_u32(path, PDM_SYM_ABI, &abi, err);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(err, PDM_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+	status = pdm_elf_read_u32(fd, path, PDM_SYM_ABI, &abi, err);
 	if (status == PDM_ERR_NOT_FOUND)
-		return err_set(err, PDM_ERR_ABI, "'%s' is not a modvm plugin (no '%s' symbol)",
-			       path, PDM_SYM_ABI);
-	if (status)
+		status = err_set(err, PDM_ERR_ABI, "'%s' is not a modvm plugin (no '%s' symbol)",
+				 path, PDM_SYM_ABI);
+	else if (!status && !pdm_abi_is_compatible(abi))
+		status = err_set(err, PDM_ERR_ABI,
+				 "'%s' was built for plugin ABI %u.%u; this modvm expects %u.%u "
+				 "(same major, minor at most %u)", path, PDM_ABI_MAJOR_OF(abi),
+				 PDM_ABI_MINOR_OF(abi), PDM_ABI_MAJOR, PDM_ABI_MINOR, PDM_ABI_MINOR);
+	if (status) {
+		close(fd);
 		return status;
-	if (!pdm_abi_is_compatible(abi))
-		return err_set(err, PDM_ERR_ABI,
-			       "'%s' was built for plugin ABI %u.%u; this modvm expects %u.%u "
-			       "(same major, minor at most %u)", path, PDM_ABI_MAJOR_OF(abi),
-			       PDM_ABI_MINOR_OF(abi), PDM_ABI_MAJOR, PDM_ABI_MINOR, PDM_ABI_MINOR);
+	}
 
 	module = calloc(1, sizeof(*module));
 	if (!module || !(module->path = strdup(path))) {
 		free(module);
+		close(fd);
 		return err_set(err, PDM_ERR_NO_MEMORY, "out of memory");
 	}
 	module->abi_version = abi;
+	/*
+	 * By path, not through /proc/self/fd: glibc tells loaded objects apart by name
+	 * (fd numbers are reused) and debuggers find a plugin's symbols by it. Whoever
+	 * can swap a file in a plugin folder between check and load can plant code there
+	 * anyway, so the window buys an attacker nothing.
+	 */
 	module->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	close(fd);
 	if (!module->handle) {
 		status = err_set(err, PDM_ERR_ABI, "cannot load '%s': %s", path, dlerror());
 		goto fail;

@@ -194,7 +194,11 @@ START_TEST(chain_three_links_deep_is_notified_and_torn_down_in_order)
 	ck_assert_uint_eq(pdm_device_count(&pdm), 1);
 	pdm_power_on(&pdm);
 	pdm_power_off(&pdm);
+	ck_assert_uint_eq(pdm_registry_find_drv(&registry, "tlink")->instance_count, 3);
 	pdm_release(&pdm);
+	/* Given back, so that max_instances holds for the next VM of this registry. */
+	ck_assert_uint_eq(pdm_registry_find_drv(&registry, "tlink")->instance_count, 0);
+	ck_assert_uint_eq(pdm_registry_find_dev(&registry, "trec")->instance_count, 0);
 	assert_events(
 		"construct trec#0\n"
 		"construct trec#0/lun0/tlink\n"

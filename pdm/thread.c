@@ -92,18 +92,20 @@ int pdm_thread_create(struct pdm *pdm, const void *owner, const char *owner_name
 	thread->user = user;
 	thread->owner = owner;
 	snprintf(thread->name, sizeof(thread->name), "%s/%s", owner_name, name ? name : "worker");
-	atomic_init(&thread->state, pdm->is_running ? PDM_THREAD_RUNNING : PDM_THREAD_SUSPENDED);
 	pthread_mutex_init(&thread->lock, NULL);
 	pthread_cond_init(&thread->cond, NULL);
+	/* Under the list lock, so that a resume or suspend running now cannot miss it. */
+	pthread_mutex_lock(&pdm->threads_lock);
+	atomic_init(&thread->state, pdm->is_running ? PDM_THREAD_RUNNING : PDM_THREAD_SUSPENDED);
 	rc = pthread_create(&thread->tid, NULL, pdm_thread_main, thread);
 	if (rc) {
+		pthread_mutex_unlock(&pdm->threads_lock);
 		pthread_cond_destroy(&thread->cond);
 		pthread_mutex_destroy(&thread->lock);
 		free(thread);
 		return err_set(err, PDM_ERR_NO_MEMORY, "cannot create thread '%s': %s", name,
 			       strerror(rc));
 	}
-	pthread_mutex_lock(&pdm->threads_lock);
 	for (tail = &pdm->threads; *tail; tail = &(*tail)->next)
 		;
 	*tail = thread;
@@ -120,7 +122,8 @@ bool pdm_thread_is_running(struct pdm_thread *thread)
 static void pdm_thread_resume(struct pdm_thread *thread)
 {
 	pthread_mutex_lock(&thread->lock);
-	if (thread->state == PDM_THREAD_SUSPENDED)
+	/* A function that returned on its own is called again, as <modvm/pdm.h> promises. */
+	if (thread->state == PDM_THREAD_SUSPENDED || thread->state == PDM_THREAD_DONE)
 		pdm_thread_set_state(thread, PDM_THREAD_RUNNING);
 	pthread_mutex_unlock(&thread->lock);
 }

@@ -58,6 +58,21 @@ void vm_kick_all(struct vm *vm, uint32_t ff)
 
 /* ---- requests ---- */
 
+static void emt_complete_request(struct vm_req *req, int status)
+{
+	req->status = status;
+	if (req->is_nowait) {
+		if (status)
+			log_debug("emt", "request failed: %s", pdm_status_message(status));
+		free(req);
+		return;
+	}
+	pthread_mutex_lock(req->done_lock);
+	req->is_done = true;
+	pthread_cond_broadcast(req->done_cond);
+	pthread_mutex_unlock(req->done_lock);
+}
+
 static void emt_process_requests(struct vcpu *vcpu)
 {
 	struct vm_req *req, *next;
@@ -70,31 +85,43 @@ static void emt_process_requests(struct vcpu *vcpu)
 	pthread_mutex_unlock(&vcpu->lock);
 	for (; req; req = next) {
 		next = req->next;
-		req->status = req->fn(vcpu->vm, req->arg);
-		if (req->is_nowait) {
-			if (req->status)
-				log_debug("emt", "request on EMT %u failed: %s", vcpu->id,
-					  pdm_status_message(req->status));
-			free(req);
-			continue;
-		}
-		pthread_mutex_lock(req->done_lock);
-		req->is_done = true;
-		pthread_cond_broadcast(req->done_cond);
-		pthread_mutex_unlock(req->done_lock);
+		emt_complete_request(req, req->fn(vcpu->vm, req->arg));
 	}
 }
+
+/* An exiting EMT fails what is still queued, so that no caller waits forever. */
+static void emt_refuse_requests(struct vcpu *vcpu)
+{
+	struct vm_req *req, *next;
+
+	pthread_mutex_lock(&vcpu->lock);
+	vcpu->is_gone = true;
+	req = vcpu->reqs;
+	vcpu->reqs = NULL;
+	vcpu->reqs_tail = &vcpu->reqs;
+	pthread_mutex_unlock(&vcpu->lock);
+	for (; req; req = next) {
+		next = req->next;
+		emt_complete_request(req, PDM_ERR_STATE);
+	}
+}
+
+static int emt_rendezvous_arrive(struct vcpu *vcpu);
 
 int vm_req_call(struct vm *vm, unsigned cpu, bool is_nowait, vm_req_fn fn, void *arg)
 {
 	struct vcpu *self = emt_self();
-	pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
-	pthread_cond_t done_cond = PTHREAD_COND_INITIALIZER;
+	pthread_mutex_t done_lock;
+	pthread_cond_t done_cond;
 	struct vm_req local = { 0 }, *req = &local;
 	struct vcpu *target;
+	bool is_emt;
 
+	if (self && self->vm != vm)
+		self = NULL;
+	is_emt = self != NULL;
 	if (cpu == VM_CPU_ANY)
-		cpu = self && self->vm == vm ? self->id : 0;
+		cpu = is_emt ? self->id : 0;
 	if (cpu >= vm->cpu_count)
 		return PDM_ERR_INVALID_ARG;
 	target = &vm->vcpus[cpu];
@@ -106,21 +133,48 @@ int vm_req_call(struct vm *vm, unsigned cpu, bool is_nowait, vm_req_fn fn, void 
 	req->fn = fn;
 	req->arg = arg;
 	req->is_nowait = is_nowait;
-	req->done_lock = &done_lock;
-	req->done_cond = &done_cond;
+	/* An EMT waits on its own vCPU's condition, so that kicks (rendezvous) reach it. */
+	if (is_emt) {
+		req->done_lock = &self->lock;
+		req->done_cond = &self->cond;
+	} else if (!is_nowait) {
+		pthread_mutex_init(&done_lock, NULL);
+		pthread_cond_init(&done_cond, NULL);
+		req->done_lock = &done_lock;
+		req->done_cond = &done_cond;
+	}
 	pthread_mutex_lock(&target->lock);
+	if (target->is_gone) {
+		pthread_mutex_unlock(&target->lock);
+		if (is_nowait)
+			free(req);
+		else if (!is_emt) {
+			pthread_cond_destroy(&done_cond);
+			pthread_mutex_destroy(&done_lock);
+		}
+		return PDM_ERR_STATE;
+	}
 	*target->reqs_tail = req;
 	target->reqs_tail = &req->next;
 	pthread_mutex_unlock(&target->lock);
 	vcpu_kick(target, VCPU_FF_REQUEST);
 	if (is_nowait)
 		return 0;
-	pthread_mutex_lock(&done_lock);
-	while (!req->is_done)
-		pthread_cond_wait(&done_cond, &done_lock);
-	pthread_mutex_unlock(&done_lock);
-	pthread_cond_destroy(&done_cond);
-	pthread_mutex_destroy(&done_lock);
+	pthread_mutex_lock(req->done_lock);
+	while (!req->is_done) {
+		if (is_emt && (atomic_load(&self->ff) & VCPU_FF_RENDEZVOUS)) {
+			pthread_mutex_unlock(req->done_lock);
+			emt_rendezvous_arrive(self);
+			pthread_mutex_lock(req->done_lock);
+			continue;
+		}
+		pthread_cond_wait(req->done_cond, req->done_lock);
+	}
+	pthread_mutex_unlock(req->done_lock);
+	if (!is_emt) {
+		pthread_cond_destroy(&done_cond);
+		pthread_mutex_destroy(&done_lock);
+	}
 	return req->status;
 }
 
@@ -131,7 +185,6 @@ static int emt_rendezvous_arrive(struct vcpu *vcpu)
 {
 	struct vm *vm = vcpu->vm;
 	struct vm_rendezvous *rdv = &vm->rdv;
-	uint64_t generation;
 	bool is_mine;
 	int status;
 
@@ -141,7 +194,6 @@ static int emt_rendezvous_arrive(struct vcpu *vcpu)
 		pthread_mutex_unlock(&rdv->lock);
 		return 0;
 	}
-	generation = rdv->generation;
 	if (++rdv->arrived == vm->cpu_count)
 		pthread_cond_broadcast(&rdv->cond);
 	while (rdv->arrived < vm->cpu_count)
@@ -176,9 +228,12 @@ static int emt_rendezvous_arrive(struct vcpu *vcpu)
 		rdv->is_active = false;
 	pthread_cond_broadcast(&rdv->cond);
 	/* Leave together, so that no EMT runs guest code while another is still inside. */
-	while (rdv->is_active && rdv->generation == generation)
+	while (rdv->is_active)
 		pthread_cond_wait(&rdv->cond, &rdv->lock);
+	/* The next rendezvous waits for every EMT to have read this one's status. */
 	status = rdv->status;
+	if (++rdv->departed == vm->cpu_count)
+		pthread_cond_broadcast(&rdv->cond);
 	pthread_mutex_unlock(&rdv->lock);
 	return status;
 }
@@ -191,11 +246,21 @@ int vm_rendezvous(struct vm *vm, enum vm_rdv_type type, unsigned flags, vm_rdv_f
 	if (!self || self->vm != vm)
 		return PDM_ERR_STATE;
 	pthread_mutex_lock(&rdv->lock);
-	/* Someone else's rendezvous is in progress: take part in it first. */
-	while (rdv->is_active) {
-		pthread_mutex_unlock(&rdv->lock);
-		emt_rendezvous_arrive(self);
-		pthread_mutex_lock(&rdv->lock);
+	for (;;) {
+		if (rdv->is_terminating) {
+			pthread_mutex_unlock(&rdv->lock);
+			return PDM_ERR_STATE;
+		}
+		if (rdv->is_active) {
+			/* Someone else's rendezvous is in progress: take part in it first. */
+			pthread_mutex_unlock(&rdv->lock);
+			emt_rendezvous_arrive(self);
+			pthread_mutex_lock(&rdv->lock);
+		} else if (rdv->departed < vm->cpu_count) {
+			pthread_cond_wait(&rdv->cond, &rdv->lock);  /* the last one is leaving */
+		} else {
+			break;
+		}
 	}
 	rdv->is_active = true;
 	rdv->generation++;
@@ -206,6 +271,7 @@ int vm_rendezvous(struct vm *vm, enum vm_rdv_type type, unsigned flags, vm_rdv_f
 	rdv->arg = arg;
 	rdv->arrived = 0;
 	rdv->left = 0;
+	rdv->departed = 0;
 	rdv->status = 0;
 	rdv->turn = type == VM_RDV_DESCENDING ? (int)vm->cpu_count - 1 : 0;
 	pthread_mutex_unlock(&rdv->lock);
@@ -345,14 +411,29 @@ static void *emt_main(void *arg)
 	vcpu->is_ready = true;
 	pthread_cond_broadcast(&vm->state_cond);
 	pthread_mutex_unlock(&vm->state_lock);
-	if (status)
+	if (status) {
+		emt_refuse_requests(vcpu);
 		return NULL;
+	}
 
 	for (;;) {
 		uint32_t ff = atomic_load(&vcpu->ff);
 
-		if (ff & VCPU_FF_TERMINATE)
-			break;
+		if ((ff & VCPU_FF_TERMINATE) && !(ff & VCPU_FF_RENDEZVOUS)) {
+			bool is_busy;
+
+			/*
+			 * emt_stop forbade new rendezvous before it kicked us; one already
+			 * started needs every EMT, this one included, before anyone can leave.
+			 */
+			pthread_mutex_lock(&vm->rdv.lock);
+			is_busy = vm->rdv.is_active;
+			pthread_mutex_unlock(&vm->rdv.lock);
+			if (!is_busy)
+				break;
+			emt_rendezvous_arrive(vcpu);
+			continue;
+		}
 		if (ff & VCPU_FF_CHECK_STATE)   /* the state is looked at below anyway */
 			atomic_fetch_and(&vcpu->ff, ~VCPU_FF_CHECK_STATE);
 		if (ff & VCPU_FF_RENDEZVOUS)
@@ -364,6 +445,7 @@ static void *emt_main(void *arg)
 		else
 			emt_wait_for_work(vcpu);
 	}
+	emt_refuse_requests(vcpu);
 	return NULL;
 }
 
@@ -409,6 +491,9 @@ int emt_start(struct vm *vm, struct err *err)
 
 void emt_stop(struct vm *vm)
 {
+	pthread_mutex_lock(&vm->rdv.lock);
+	vm->rdv.is_terminating = true;
+	pthread_mutex_unlock(&vm->rdv.lock);
 	vm_kick_all(vm, VCPU_FF_TERMINATE);
 	for (unsigned i = 0; i < vm->cpu_count; i++) {
 		struct vcpu *vcpu = &vm->vcpus[i];

@@ -57,7 +57,7 @@ int iom_register_pio(struct iom *iom, struct pdm_dev_ins *dev, pthread_mutex_t *
 {
 	struct iom_range *range, **all;
 
-	if (count == 0 || port + count > 65536u)
+	if (count == 0 || count > 65536u - port)
 		return err_set(err, PDM_ERR_INVALID_ARG, "port range %#x+%u is outside 0..0xffff",
 			       port, count);
 	for (uint32_t p = port; p < port + count; p++) {
@@ -173,6 +173,16 @@ void iom_dispatch_pio(struct iom *iom, uint16_t port, bool is_write, void *data,
 	struct iom_range *range = iom_pio_lookup(iom, port);
 	uint32_t value;
 	int status;
+
+	/*
+	 * A wide access that runs past the end of its range goes out byte by byte, as on
+	 * the ISA bus: each device sees only offsets inside what it registered.
+	 */
+	if (range && size > 1 && (uint32_t)(port - range->base) + size > range->size) {
+		for (unsigned i = 0; i < size; i++)
+			iom_dispatch_pio(iom, (uint16_t)(port + i), is_write, (uint8_t *)data + i, 1);
+		return;
+	}
 
 	if (!range || (is_write ? !range->pio.out : !range->pio.in)) {
 		if (!is_write)

@@ -139,12 +139,14 @@ int kvm_vcpu_create(struct kvm *kvm, unsigned id, int *fd, struct kvm_run **run,
 	if (ioctl(*fd, KVM_SET_CPUID2, kvm->cpuid) < 0) {
 		kvm_fail(err, "KVM_SET_CPUID2");
 		close(*fd);
+		*fd = -1;       /* the caller closes it again otherwise: another thread's fd by then */
 		return PDM_ERR_KVM;
 	}
 	map = mmap(NULL, (size_t)kvm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
 	if (map == MAP_FAILED) {
 		kvm_fail(err, "mmap of kvm_run");
 		close(*fd);
+		*fd = -1;
 		return PDM_ERR_KVM;
 	}
 	*run = map;

@@ -9,3 +9,12 @@ TESTS += vmm/vmm_test
 vmm_vmm_test_SOURCES = vmm/vmm_test.c tests/testutil.c tests/testutil.h
 vmm_vmm_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 vmm_vmm_test_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += vmm/emt_test vmm/iom_test
+TESTS += vmm/emt_test vmm/iom_test
+vmm_emt_test_SOURCES = vmm/emt_test.c tests/testutil.c tests/testutil.h
+vmm_emt_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+vmm_emt_test_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
+vmm_iom_test_SOURCES = vmm/iom_test.c
+vmm_iom_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+vmm_iom_test_LDADD = vmm/libvmm.a util/libutil.a $(CHECK_LIBS)

@@ -34,7 +34,7 @@ struct vm_req {
 	int status;
 	bool is_nowait;             /* freed by the EMT */
 	bool is_done;
-	pthread_mutex_t *done_lock; /* the waiter's */
+	pthread_mutex_t *done_lock; /* the waiter's: its vCPU's when the waiter is an EMT */
 	pthread_cond_t *done_cond;
 	struct vm_req *next;
 };
@@ -52,6 +52,7 @@ struct vcpu {
 	pthread_cond_t cond;
 	struct vm_req *reqs;
 	struct vm_req **reqs_tail;
+	bool is_gone;               /* the EMT has exited: requests are refused */
 	_Atomic uint64_t exits;
 	/* Start-up handshake with vm_create. */
 	bool is_ready;
@@ -74,6 +75,7 @@ struct vm_rendezvous {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool is_active;
+	bool is_terminating;        /* emt_stop began: no new rendezvous */
 	uint64_t generation;
 	enum vm_rdv_type type;
 	unsigned flags;
@@ -83,6 +85,7 @@ struct vm_rendezvous {
 	unsigned arrived;
 	int turn;                   /* whose turn in an ordered rendezvous */
 	unsigned left;              /* EMTs done with fn */
+	unsigned departed;          /* EMTs that read the status and left; all, when idle */
 	int status;                 /* first failure wins */
 };
 
@@ -94,6 +97,7 @@ struct vm_observer {
 };
 
 struct vm {
+	pthread_mutex_t notify_lock;    /* serialises state changes with their observers */
 	pthread_mutex_t state_lock;
 	pthread_cond_t state_cond;
 	enum pdm_vm_state state;
@@ -129,8 +133,17 @@ void vcpu_kick(struct vcpu *vcpu, uint32_t ff);
 void vm_kick_all(struct vm *vm, uint32_t ff);
 /* The vCPU of the calling EMT, or NULL on another thread. */
 struct vcpu *emt_self(void);
+/*
+ * Runs fn on EMT cpu (VM_CPU_ANY: the calling EMT, else EMT 0). A waited call from the
+ * target EMT itself runs in place; a waited call from another EMT keeps serving
+ * rendezvous while it waits, so two EMTs can never wait for each other. Fails with
+ * PDM_ERR_STATE once the target EMT has exited.
+ */
 int vm_req_call(struct vm *vm, unsigned cpu, bool is_nowait, vm_req_fn fn, void *arg);
-/* Must run on an EMT. */
+/*
+ * Must run on an EMT. Every EMT runs its part (see enum vm_rdv_type); returns the
+ * first failure. PDM_ERR_STATE once the EMTs are being stopped.
+ */
 int vm_rendezvous(struct vm *vm, enum vm_rdv_type type, unsigned flags, vm_rdv_fn fn, void *arg);
 
 /* boot.c */

@@ -42,9 +42,10 @@ static size_t vm_split_dirs(const char *list, const char *base, char **dirs, siz
 		size_t len = end ? (size_t)(end - p) : strlen(p);
 
 		if (len) {
-			if (base && p[0] != '/')
-				dirs[count] = NULL, asprintf(&dirs[count], "%s/%.*s", base, (int)len, p);
-			else
+			if (base && p[0] != '/') {
+				if (asprintf(&dirs[count], "%s/%.*s", base, (int)len, p) < 0)
+					dirs[count] = NULL;
+			} else
 				dirs[count] = strndup(p, len);
 			if (dirs[count])
 				count++;
@@ -181,12 +182,15 @@ int vm_set_state(struct vm *vm, enum pdm_vm_state new_state, struct err *err)
 
 	if (vm_in_observer)
 		return err_set(err, PDM_ERR_STATE, "a state observer may not change the state");
+	/* Held until the observers have run, so that they see changes in their order. */
+	pthread_mutex_lock(&vm->notify_lock);
 	pthread_mutex_lock(&vm->state_lock);
 	old_state = vm->state;
 	if ((unsigned)old_state >= sizeof(vm_legal) / sizeof(vm_legal[0]) ||
 	    !(vm_legal[old_state] & (1u << new_state)) ||
 	    (old_state == PDM_VM_RESETTING && new_state != vm->prev_state)) {
 		pthread_mutex_unlock(&vm->state_lock);
+		pthread_mutex_unlock(&vm->notify_lock);
 		vm_legal_list(old_state, legal, sizeof(legal));
 		return err_set(err, PDM_ERR_STATE,
 			       "the VM is %s: it cannot become %s (legal from %s: %s)",
@@ -204,6 +208,7 @@ int vm_set_state(struct vm *vm, enum pdm_vm_state new_state, struct err *err)
 	for (struct vm_observer *o = vm->observers; o; o = o->next)
 		o->fn(vm, new_state, old_state, o->user);
 	vm_in_observer = false;
+	pthread_mutex_unlock(&vm->notify_lock);
 	/* EMTs look at the state between KVM_RUN calls: make them look now. */
 	if (vm->vcpus && new_state != PDM_VM_RUNNING)
 		vm_kick_all(vm, VCPU_FF_CHECK_STATE);
@@ -352,6 +357,7 @@ int vm_create(struct cfg_tree *tree, struct pdm_registry *registry, struct vm **
 	if (!vm)
 		return err_set(err, PDM_ERR_NO_MEMORY, "out of memory");
 	pthread_mutex_init(&vm->state_lock, NULL);
+	pthread_mutex_init(&vm->notify_lock, NULL);
 	pthread_cond_init(&vm->state_cond, NULL);
 	pthread_mutex_init(&vm->rdv.lock, NULL);
 	pthread_cond_init(&vm->rdv.cond, NULL);
@@ -379,6 +385,7 @@ int vm_create(struct cfg_tree *tree, struct pdm_registry *registry, struct vm **
 		status = mem_init(&vm->mem, &vm->kvm, vm->memory_size, err);
 	if (status)
 		goto fail;
+	vm->rdv.departed = vm->cpu_count;         /* idle: nobody is inside */
 	vm->vcpus = calloc(vm->cpu_count, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
 		status = err_set(err, PDM_ERR_NO_MEMORY, "out of memory");
@@ -432,38 +439,58 @@ static int vm_power_on_emt(struct vm *vm, void *arg)
 
 int vm_power_on(struct vm *vm, struct err *err)
 {
-	struct err local;
+	struct err local = { 0 };
 	int status = vm_req_call(vm, VM_CPU_ANY, false, vm_power_on_emt, &local);
 
+	if (status && !local.msg[0])
+		err_set(&local, status, "%s", pdm_status_message(status));
 	if (status)
 		err_set(err, status, "power-on: %s", local.msg);
 	return status;
 }
 
+struct vm_power_off_args {
+	struct err *err;
+	enum pdm_vm_state from;         /* the state before POWERING_OFF */
+};
+
 static int vm_power_off_rdv(struct vm *vm, struct vcpu *vcpu, void *arg)
 {
-	struct err *err = arg;
+	struct vm_power_off_args *args = arg;
 	int status = 0;
 
 	/* The first EMT through changes the state; EMT 0, last, notifies the devices. */
-	if (vcpu->id == vm->cpu_count - 1)
-		status = vm_set_state(vm, PDM_VM_POWERING_OFF, err);
+	if (vcpu->id == vm->cpu_count - 1) {
+		args->from = vm_state(vm);
+		status = vm_set_state(vm, PDM_VM_POWERING_OFF, args->err);
+	}
 	if (!status && vcpu->id == 0) {
-		pdm_power_off(&vm->pdm);
-		status = vm_set_state(vm, PDM_VM_OFF, err);
+		/* Devices never powered on are not told of a power-off either. */
+		if (args->from != PDM_VM_CREATED)
+			pdm_power_off(&vm->pdm);
+		status = vm_set_state(vm, PDM_VM_OFF, args->err);
 	}
 	return status;
 }
 
 static int vm_power_off_emt(struct vm *vm, void *arg)
 {
-	return vm_rendezvous(vm, VM_RDV_DESCENDING, VM_RDV_F_STOP_ON_ERROR, vm_power_off_rdv, arg);
+	struct vm_power_off_args args = { .err = arg };
+
+	return vm_rendezvous(vm, VM_RDV_DESCENDING, VM_RDV_F_STOP_ON_ERROR, vm_power_off_rdv,
+			     &args);
 }
 
 int vm_power_off(struct vm *vm, struct err *err)
 {
-	struct err local;
-	int status = vm_req_call(vm, VM_CPU_ANY, false, vm_power_off_emt, &local);
+	struct err local = { 0 };
+	int status;
+
+	/* Later requests (a signal, the guest) have nothing left to do. */
+	atomic_store(&vm->is_poweroff_requested, true);
+	status = vm_req_call(vm, VM_CPU_ANY, false, vm_power_off_emt, &local);
+	if (status && !local.msg[0])
+		err_set(&local, status, "%s", pdm_status_message(status));
 
 	if (status)
 		err_set(err, status, "power-off: %s", local.msg);
@@ -472,12 +499,16 @@ int vm_power_off(struct vm *vm, struct err *err)
 
 static int vm_power_off_request(struct vm *vm, void *arg)
 {
-	struct err err;
+	struct err err = { 0 };
 	int status = vm_power_off_emt(vm, &err);
 
 	(void)arg;
-	if (status)
-		log_debug("vm", "requested power-off: %s", err.msg);
+	if (status) {
+		/* Not done: let a later request (a signal, the guest again) try anew. */
+		atomic_store(&vm->is_poweroff_requested, false);
+		log_info("vm", "requested power-off not done: %s",
+			 err.msg[0] ? err.msg : pdm_status_message(status));
+	}
 	return status;
 }
 
@@ -491,7 +522,11 @@ int vm_request_poweroff(struct vm *vm, int exit_status)
 	if (atomic_exchange(&vm->is_poweroff_requested, true))
 		return 0;
 	/* Never in place: the caller may be an I/O handler holding its device lock. */
-	return vm_req_call(vm, 0, true, vm_power_off_request, NULL);
+	if (vm_req_call(vm, 0, true, vm_power_off_request, NULL)) {
+		atomic_store(&vm->is_poweroff_requested, false);
+		return PDM_ERR_STATE;
+	}
+	return 0;
 }
 
 enum pdm_vm_state vm_wait_stopped(struct vm *vm)
@@ -550,6 +585,7 @@ void vm_destroy(struct vm *vm)
 	pthread_mutex_destroy(&vm->rdv.lock);
 	pthread_cond_destroy(&vm->rdv.cond);
 	pthread_mutex_destroy(&vm->state_lock);
+	pthread_mutex_destroy(&vm->notify_lock);
 	pthread_cond_destroy(&vm->state_cond);
 	free(vm);
 }

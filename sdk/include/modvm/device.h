@@ -141,7 +141,7 @@ struct pdm_dev_hlp {
 	int (*driver_attach)(struct pdm_dev_ins *dev, uint32_t lun, struct pdm_ibase *above,
 			     struct pdm_ibase **below);
 
-	/* Worker threads: see pdm_thread_fn in <modvm/pdm.h>. */
+	/* Worker threads: see pdm_thread_fn in <modvm/pdm.h>. Construct time only. */
 	int (*thread_create)(struct pdm_dev_ins *dev, struct pdm_thread **thread,
 			     pdm_thread_fn fn, pdm_thread_wakeup_fn wakeup, void *user,
 			     const char *name);

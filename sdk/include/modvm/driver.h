@@ -83,7 +83,7 @@ struct pdm_drv_hlp {
 	 */
 	int (*attach)(struct pdm_drv_ins *drv, struct pdm_ibase **below);
 
-	/* Worker threads: see pdm_thread_fn in <modvm/pdm.h>. */
+	/* Worker threads: see pdm_thread_fn in <modvm/pdm.h>. Construct time only. */
 	int (*thread_create)(struct pdm_drv_ins *drv, struct pdm_thread **thread,
 			     pdm_thread_fn fn, pdm_thread_wakeup_fn wakeup, void *user,
 			     const char *name);
