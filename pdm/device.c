@@ -61,6 +61,8 @@ void pdm_init(struct pdm *pdm, struct pdm_registry *registry, const struct pdm_h
 	pdm->host = host;
 	pdm->devices_tail = &pdm->devices;
 	pthread_mutex_init(&pdm->threads_lock, NULL);
+	pthread_mutex_init(&pdm->async_lock, NULL);
+	pthread_cond_init(&pdm->async_cond, NULL);
 }
 
 size_t pdm_device_count(const struct pdm *pdm)
@@ -214,6 +216,8 @@ void pdm_release(struct pdm *pdm)
 {
 	pdm_destroy(pdm);
 	pthread_mutex_destroy(&pdm->threads_lock);
+	pthread_mutex_destroy(&pdm->async_lock);
+	pthread_cond_destroy(&pdm->async_cond);
 }
 
 /* ---- the device helper table ---- */
@@ -400,6 +404,73 @@ static int pdm_dev_vm_request_poweroff(struct pdm_dev_ins *ins, int exit_status)
 	       PDM_ERR_NOT_SUPPORTED;
 }
 
+/* ---- ABI 1.1 ---- */
+
+static int pdm_dev_set_async_notification(struct pdm_dev_ins *ins,
+					  bool (*done)(struct pdm_dev_ins *dev))
+{
+	struct pdm_device *device = pdm_dev_of(ins);
+	int status = pdm_check_async(device->pdm, ins, done != NULL, &device->err);
+
+	if (status) {
+		log_error(ins->name, "%s", device->err.msg);
+		return status;
+	}
+	device->notify.async_done.dev = done;
+	device->notify.is_pending = true;
+	return 0;
+}
+
+static void pdm_dev_async_notification_completed(struct pdm_dev_ins *ins)
+{
+	pdm_async_completed(pdm_dev_of(ins)->pdm);
+}
+
+static int pdm_dev_vm_request_reset(struct pdm_dev_ins *ins)
+{
+	const struct pdm_host *host = pdm_dev_of(ins)->pdm->host;
+
+	log_debug(ins->name, "requests a reset");
+	return host && host->request_reset ? host->request_reset(host->ctx) : PDM_ERR_NOT_SUPPORTED;
+}
+
+static int pdm_dev_vm_request_suspend(struct pdm_dev_ins *ins)
+{
+	const struct pdm_host *host = pdm_dev_of(ins)->pdm->host;
+
+	log_debug(ins->name, "requests a suspend");
+	return host && host->request_suspend ? host->request_suspend(host->ctx) :
+	       PDM_ERR_NOT_SUPPORTED;
+}
+
+int pdm_runtime_error(struct pdm *pdm, const char *source, enum pdm_runtime_error kind,
+		      const char *id, const char *fmt, va_list ap)
+{
+	char message[512];
+
+	if (kind < PDM_RTERR_WARNING || kind > PDM_RTERR_FATAL || !id || !*id)
+		return PDM_ERR_INVALID_ARG;
+	vsnprintf(message, sizeof(message), fmt, ap);
+	log_msg(kind == PDM_RTERR_WARNING ? PDM_LOG_WARN : PDM_LOG_ERROR, source,
+		"runtime error '%s'%s: %s", id, kind == PDM_RTERR_FATAL ? " (fatal)" :
+		kind == PDM_RTERR_SUSPEND ? " (suspending the VM)" : "", message);
+	if (pdm->host && pdm->host->runtime_error)
+		pdm->host->runtime_error(pdm->host->ctx, source, kind, id, message);
+	return 0;
+}
+
+static int pdm_dev_runtime_error(struct pdm_dev_ins *ins, enum pdm_runtime_error kind,
+				 const char *id, const char *fmt, ...)
+{
+	va_list ap;
+	int status;
+
+	va_start(ap, fmt);
+	status = pdm_runtime_error(pdm_dev_of(ins)->pdm, ins->name, kind, id, fmt, ap);
+	va_end(ap);
+	return status;
+}
+
 const struct pdm_dev_hlp pdm_dev_hlp = {
 	.version = PDM_ABI_VERSION,
 	.size = sizeof(struct pdm_dev_hlp),
@@ -421,4 +492,9 @@ const struct pdm_dev_hlp pdm_dev_hlp = {
 	.thread_is_running = pdm_thread_is_running,
 	.vm_state = pdm_dev_vm_state,
 	.vm_request_poweroff = pdm_dev_vm_request_poweroff,
+	.set_async_notification = pdm_dev_set_async_notification,
+	.async_notification_completed = pdm_dev_async_notification_completed,
+	.vm_request_reset = pdm_dev_vm_request_reset,
+	.vm_request_suspend = pdm_dev_vm_request_suspend,
+	.runtime_error = pdm_dev_runtime_error,
 };

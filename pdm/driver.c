@@ -223,6 +223,40 @@ static enum pdm_vm_state pdm_drv_vm_state(struct pdm_drv_ins *ins)
 	return pdm->host ? pdm->host->vm_state(pdm->host->ctx) : PDM_VM_CREATED;
 }
 
+/* ---- ABI 1.1 ---- */
+
+static int pdm_drv_set_async_notification(struct pdm_drv_ins *ins,
+					  bool (*done)(struct pdm_drv_ins *drv))
+{
+	struct pdm_driver *driver = pdm_drv_of(ins);
+	int status = pdm_check_async(driver->pdm, ins, done != NULL, &driver->err);
+
+	if (status) {
+		log_error(ins->name, "%s", driver->err.msg);
+		return status;
+	}
+	driver->notify.async_done.drv = done;
+	driver->notify.is_pending = true;
+	return 0;
+}
+
+static void pdm_drv_async_notification_completed(struct pdm_drv_ins *ins)
+{
+	pdm_async_completed(pdm_drv_of(ins)->pdm);
+}
+
+static int pdm_drv_runtime_error(struct pdm_drv_ins *ins, enum pdm_runtime_error kind,
+				 const char *id, const char *fmt, ...)
+{
+	va_list ap;
+	int status;
+
+	va_start(ap, fmt);
+	status = pdm_runtime_error(pdm_drv_of(ins)->pdm, ins->name, kind, id, fmt, ap);
+	va_end(ap);
+	return status;
+}
+
 const struct pdm_drv_hlp pdm_drv_hlp = {
 	.version = PDM_ABI_VERSION,
 	.size = sizeof(struct pdm_drv_hlp),
@@ -236,4 +270,7 @@ const struct pdm_drv_hlp pdm_drv_hlp = {
 	.thread_create = pdm_drv_thread_create,
 	.thread_is_running = pdm_thread_is_running,
 	.vm_state = pdm_drv_vm_state,
+	.set_async_notification = pdm_drv_set_async_notification,
+	.async_notification_completed = pdm_drv_async_notification_completed,
+	.runtime_error = pdm_drv_runtime_error,
 };

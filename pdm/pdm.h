@@ -97,10 +97,37 @@ struct pdm_host {
 	int (*phys_write)(void *ctx, uint64_t gpa, const void *buf, size_t len);
 	enum pdm_vm_state (*vm_state)(void *ctx);
 	int (*request_poweroff)(void *ctx, int exit_status);
+	int (*request_reset)(void *ctx);
+	int (*request_suspend)(void *ctx);
+	/* A device or driver reported a runtime error (any thread). */
+	void (*runtime_error)(void *ctx, const char *source, enum pdm_runtime_error kind,
+			      const char *id, const char *message);
+	/*
+	 * Called by the thread waiting for async notifications each time it wakes: the VM
+	 * serves its priority requests there. May be NULL.
+	 */
+	void (*serve_priority)(void *ctx);
 };
 
 struct pdm_device;
 struct pdm_driver;
+
+/* The power notifications, for timings. */
+enum pdm_notify {
+	PDM_NOTIFY_POWER_ON,
+	PDM_NOTIFY_SUSPEND,
+	PDM_NOTIFY_RESUME,
+	PDM_NOTIFY_RESET,
+	PDM_NOTIFY_POWER_OFF,
+	PDM_NOTIFY_COUNT
+};
+
+struct pdm_instance_info {
+	const char *name;
+	bool is_driver;
+	uint64_t last_ns[PDM_NOTIFY_COUNT];     /* how long the last one took; 0: never */
+	bool was_async[PDM_NOTIFY_COUNT];
+};
 
 struct pdm {
 	struct pdm_registry *registry;
@@ -110,6 +137,13 @@ struct pdm {
 	struct pdm_thread *threads;         /* creation order */
 	pthread_mutex_t threads_lock;
 	bool is_running;                    /* threads should run */
+
+	/* Async notification: the instance whose callback runs now, and the wake-up. */
+	void *notifying;
+	enum pdm_notify notify_kind;
+	pthread_mutex_t async_lock;
+	pthread_cond_t async_cond;
+	uint64_t async_wakeups;
 };
 
 /* host may be NULL: then a device's I/O and VM requests fail with PDM_ERR_NOT_SUPPORTED. */
@@ -125,9 +159,24 @@ void pdm_destroy(struct pdm *pdm);
 /* pdm_destroy, then frees what pdm_init set up; pdm may then be initialised again. */
 void pdm_release(struct pdm *pdm);
 
-/* Power notifications, in the orders DESIGN.md gives. They cannot fail. */
+/*
+ * Power notifications, in the orders DESIGN.md gives. They cannot fail; suspend,
+ * reset and power-off wait for asynchronous completions (logging whom they wait for
+ * at 1, 2, 4, ... s). Suspend and power-off suspend the worker threads after every
+ * callback; resume and power-on resume them after every callback. Run on one thread
+ * at a time (EMT 0).
+ */
 void pdm_power_on(struct pdm *pdm);
+void pdm_suspend(struct pdm *pdm);
+void pdm_resume(struct pdm *pdm);
+void pdm_reset(struct pdm *pdm);
 void pdm_power_off(struct pdm *pdm);
+/* Wakes a thread waiting in an async notification round (a priority request came). */
+void pdm_wake(struct pdm *pdm);
+/* Calls fn for every instance, in notification order: each device's chains, then it. */
+void pdm_for_each_instance(struct pdm *pdm,
+			   void (*fn)(const struct pdm_instance_info *info, void *user), void *user);
+const char *pdm_notify_name(enum pdm_notify notify);
 
 /* The device lock of an instance, held around its I/O handlers. */
 pthread_mutex_t *pdm_dev_lock_of(struct pdm_dev_ins *dev);

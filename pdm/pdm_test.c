@@ -106,9 +106,26 @@ START_TEST(wrong_abi_major_is_refused_before_any_code_runs)
 	/* The module's ELF constructor calls abort(): reaching the asserts proves it never ran. */
 	ck_assert_int_eq(pdm_registry_load(&registry, path, &err), PDM_ERR_ABI);
 	ck_assert_ptr_nonnull(strstr(err.msg, path));
-	ck_assert_msg(strstr(err.msg, "ABI 2.0") && strstr(err.msg, "expects 1.0"), "%s", err.msg);
+	ck_assert_msg(strstr(err.msg, "ABI 2.0") && strstr(err.msg, "expects 1.1"), "%s", err.msg);
 	ck_assert_ptr_null(registry.modules);
 	free(path);
+}
+END_TEST
+
+START_TEST(older_minor_loads_and_newer_minor_is_refused)
+{
+	char *old = plugin("minor-old"), *new = plugin("minor-new");
+	struct err err = { 0 };
+
+	ck_assert_msg(pdm_registry_load(&registry, old, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(registry.modules->abi_version, PDM_ABI_MAKE(1, 0));
+	ck_assert_ptr_nonnull(pdm_registry_find_dev(&registry, "minor"));
+	pdm_registry_release(&registry);
+	pdm_registry_init(&registry);
+	ck_assert_int_eq(pdm_registry_load(&registry, new, &err), PDM_ERR_ABI);
+	ck_assert_msg(strstr(err.msg, "ABI 1.2") && strstr(err.msg, "minor at most 1"), "%s", err.msg);
+	free(old);
+	free(new);
 }
 END_TEST
 
@@ -404,6 +421,7 @@ static Suite *pdm_suite(void)
 	tcase_add_checked_fixture(load, setup, teardown);
 	tcase_add_test(load, well_formed_plugin_registers_its_types);
 	tcase_add_test(load, wrong_abi_major_is_refused_before_any_code_runs);
+	tcase_add_test(load, older_minor_loads_and_newer_minor_is_refused);
 	tcase_add_test(load, module_without_entry_point_is_refused);
 	tcase_add_test(load, duplicate_type_is_refused_and_rolled_back);
 	tcase_add_test(load, files_that_are_not_plugins_are_refused);

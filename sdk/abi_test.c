@@ -98,7 +98,7 @@ END_TEST
 
 START_TEST(pdm_dev_hlp_layout_is_pinned)
 {
-	SIZE(struct pdm_dev_hlp, 152);
+	SIZE(struct pdm_dev_hlp, 192);
 	OFF(struct pdm_dev_hlp, version, 0);
 	OFF(struct pdm_dev_hlp, size, 4);
 	OFF(struct pdm_dev_hlp, error, 8);
@@ -119,12 +119,18 @@ START_TEST(pdm_dev_hlp_layout_is_pinned)
 	OFF(struct pdm_dev_hlp, thread_is_running, 128);
 	OFF(struct pdm_dev_hlp, vm_state, 136);
 	OFF(struct pdm_dev_hlp, vm_request_poweroff, 144);
+	/* ABI 1.1 */
+	OFF(struct pdm_dev_hlp, set_async_notification, 152);
+	OFF(struct pdm_dev_hlp, async_notification_completed, 160);
+	OFF(struct pdm_dev_hlp, vm_request_reset, 168);
+	OFF(struct pdm_dev_hlp, vm_request_suspend, 176);
+	OFF(struct pdm_dev_hlp, runtime_error, 184);
 }
 END_TEST
 
 START_TEST(pdm_drv_hlp_layout_is_pinned)
 {
-	SIZE(struct pdm_drv_hlp, 88);
+	SIZE(struct pdm_drv_hlp, 112);
 	OFF(struct pdm_drv_hlp, version, 0);
 	OFF(struct pdm_drv_hlp, size, 4);
 	OFF(struct pdm_drv_hlp, error, 8);
@@ -137,6 +143,10 @@ START_TEST(pdm_drv_hlp_layout_is_pinned)
 	OFF(struct pdm_drv_hlp, thread_create, 64);
 	OFF(struct pdm_drv_hlp, thread_is_running, 72);
 	OFF(struct pdm_drv_hlp, vm_state, 80);
+	/* ABI 1.1 */
+	OFF(struct pdm_drv_hlp, set_async_notification, 88);
+	OFF(struct pdm_drv_hlp, async_notification_completed, 96);
+	OFF(struct pdm_drv_hlp, runtime_error, 104);
 }
 END_TEST
 
@@ -195,11 +205,11 @@ START_TEST(pdm_istream_layout_is_pinned)
 }
 END_TEST
 
-START_TEST(abi_version_is_1_0)
+START_TEST(abi_version_is_1_1)
 {
 	ck_assert_uint_eq(PDM_ABI_MAJOR, 1);
-	ck_assert_uint_eq(PDM_ABI_MINOR, 0);
-	ck_assert_uint_eq(PDM_ABI_VERSION, 0x10000);
+	ck_assert_uint_eq(PDM_ABI_MINOR, 1);
+	ck_assert_uint_eq(PDM_ABI_VERSION, 0x10001);
 }
 END_TEST
 
@@ -232,6 +242,9 @@ START_TEST(enums_keep_their_values)
 	ck_assert_int_eq(PDM_VM_LOAD_FAILURE, 17);
 	ck_assert_int_eq(PDM_LOG_ERROR, 1);
 	ck_assert_int_eq(PDM_LOG_DEBUG, 4);
+	ck_assert_int_eq(PDM_RTERR_WARNING, 1);
+	ck_assert_int_eq(PDM_RTERR_SUSPEND, 2);
+	ck_assert_int_eq(PDM_RTERR_FATAL, 3);
 	ck_assert_int_eq(PDM_CFG_INT, 1);
 	ck_assert_int_eq(PDM_CFG_BOOL, 2);
 	ck_assert_int_eq(PDM_CFG_STRING, 3);
@@ -269,7 +282,7 @@ static Suite *abi_suite(void)
 	tcase_add_test(tc, pdm_ichar_port_layout_is_pinned);
 	tcase_add_test(tc, pdm_ichar_connector_layout_is_pinned);
 	tcase_add_test(tc, pdm_istream_layout_is_pinned);
-	tcase_add_test(tc, abi_version_is_1_0);
+	tcase_add_test(tc, abi_version_is_1_1);
 	tcase_add_test(tc, status_codes_keep_their_values);
 	tcase_add_test(tc, enums_keep_their_values);
 	tcase_add_test(tc, interface_ids_keep_their_names);

@@ -109,11 +109,17 @@ static int boot_load_flat(struct vm *vm, const char *path, struct err *err)
 	if (n != st.st_size)
 		return err_set(err, PDM_ERR_IO, "cannot read '%s': %s", path,
 			       n < 0 ? strerror(errno) : "short read");
-	status = vm_req_call(vm, 0, false, boot_flat_regs, err);
+	status = vm_req_call(vm, 0, 0, -1, boot_flat_regs, err);
 	if (!status)
 		log_info("boot", "loaded '%s' (%lld bytes) at %#x", path, (long long)st.st_size,
 			 BOOT_FLAT_ADDR);
 	return status;
+}
+
+int boot_reset(struct vm *vm, struct err *err)
+{
+	/* Like QEMU's -kernel: the image is placed anew, whatever the guest made of it. */
+	return boot_load(vm, err);
 }
 
 int boot_load(struct vm *vm, struct err *err)

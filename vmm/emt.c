@@ -6,6 +6,7 @@
  * if the VM is RUNNING, one KVM_RUN; otherwise it sleeps until kicked.
  */
 #include <errno.h>
+#include <time.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -58,124 +59,193 @@ void vm_kick_all(struct vm *vm, uint32_t ff)
 
 /* ---- requests ---- */
 
-static void emt_complete_request(struct vm_req *req, int status)
+/*
+ * Every request lives on the heap with two references while someone waits for it
+ * (the waiter's and the queue's), so that a waiter that times out can leave and the
+ * EMT still finishes and frees it. A non-EMT waiter sleeps on the request's own
+ * condition; an EMT waiter on its vCPU's, so that kicks (a rendezvous) reach it.
+ */
+static void emt_req_unref(struct vm_req *req)
 {
-	req->status = status;
-	if (req->is_nowait) {
-		if (status)
-			log_debug("emt", "request failed: %s", pdm_status_message(status));
-		free(req);
+	if (atomic_fetch_sub(&req->refs, 1) != 1)
 		return;
+	if (req->done_lock == &req->own_lock) {
+		pthread_cond_destroy(&req->own_cond);
+		pthread_mutex_destroy(&req->own_lock);
 	}
-	pthread_mutex_lock(req->done_lock);
-	req->is_done = true;
-	pthread_cond_broadcast(req->done_cond);
-	pthread_mutex_unlock(req->done_lock);
+	free(req);
 }
 
-static void emt_process_requests(struct vcpu *vcpu)
+static void emt_complete_request(struct vm_req *req, int status)
 {
-	struct vm_req *req, *next;
+	if (req->done_lock) {
+		pthread_mutex_lock(req->done_lock);
+		req->status = status;
+		req->is_done = true;
+		pthread_cond_broadcast(req->done_cond);
+		pthread_mutex_unlock(req->done_lock);
+	} else if (status) {
+		log_debug("emt", "request failed: %s", pdm_status_message(status));
+	}
+	emt_req_unref(req);
+}
+
+/* Takes one queue (priority or all) off the vCPU and runs it in order. */
+static void emt_process_requests(struct vcpu *vcpu, bool is_priority_only)
+{
+	struct vm_req *prio, *normal = NULL, *req, *next;
 
 	pthread_mutex_lock(&vcpu->lock);
-	atomic_fetch_and(&vcpu->ff, ~VCPU_FF_REQUEST);
-	req = vcpu->reqs;
-	vcpu->reqs = NULL;
-	vcpu->reqs_tail = &vcpu->reqs;
-	pthread_mutex_unlock(&vcpu->lock);
-	for (; req; req = next) {
-		next = req->next;
-		emt_complete_request(req, req->fn(vcpu->vm, req->arg));
+	prio = vcpu->prio_reqs;
+	vcpu->prio_reqs = NULL;
+	vcpu->prio_tail = &vcpu->prio_reqs;
+	if (!is_priority_only) {
+		normal = vcpu->reqs;
+		vcpu->reqs = NULL;
+		vcpu->reqs_tail = &vcpu->reqs;
+		atomic_fetch_and(&vcpu->ff, ~VCPU_FF_REQUEST);
 	}
+	pthread_mutex_unlock(&vcpu->lock);
+	for (int pass = 0; pass < 2; pass++)
+		for (req = pass ? normal : prio; req; req = next) {
+			next = req->next;
+			emt_complete_request(req, req->fn(vcpu->vm, req->arg));
+		}
+}
+
+void emt_serve_priority(struct vm *vm)
+{
+	struct vcpu *self = emt_self();
+
+	if (self && self->vm == vm)
+		emt_process_requests(self, true);
 }
 
 /* An exiting EMT fails what is still queued, so that no caller waits forever. */
 static void emt_refuse_requests(struct vcpu *vcpu)
 {
-	struct vm_req *req, *next;
+	struct vm_req *lists[2], *req, *next;
 
 	pthread_mutex_lock(&vcpu->lock);
 	vcpu->is_gone = true;
-	req = vcpu->reqs;
-	vcpu->reqs = NULL;
+	lists[0] = vcpu->prio_reqs;
+	lists[1] = vcpu->reqs;
+	vcpu->prio_reqs = vcpu->reqs = NULL;
+	vcpu->prio_tail = &vcpu->prio_reqs;
 	vcpu->reqs_tail = &vcpu->reqs;
 	pthread_mutex_unlock(&vcpu->lock);
-	for (; req; req = next) {
-		next = req->next;
-		emt_complete_request(req, PDM_ERR_STATE);
-	}
+	for (int i = 0; i < 2; i++)
+		for (req = lists[i]; req; req = next) {
+			next = req->next;
+			emt_complete_request(req, PDM_ERR_STATE);
+		}
 }
 
 static int emt_rendezvous_arrive(struct vcpu *vcpu);
 
-int vm_req_call(struct vm *vm, unsigned cpu, bool is_nowait, vm_req_fn fn, void *arg)
+static int emt_req_one(struct vm *vm, struct vcpu *self, unsigned cpu, unsigned flags,
+		       int timeout_ms, vm_req_fn fn, void *arg)
 {
-	struct vcpu *self = emt_self();
-	pthread_mutex_t done_lock;
-	pthread_cond_t done_cond;
-	struct vm_req local = { 0 }, *req = &local;
+	bool is_nowait = flags & VM_REQ_NOWAIT, is_emt = self != NULL;
 	struct vcpu *target;
-	bool is_emt;
+	struct vm_req *req;
+	struct timespec deadline;
+	int status;
 
-	if (self && self->vm != vm)
-		self = NULL;
-	is_emt = self != NULL;
-	if (cpu == VM_CPU_ANY)
-		cpu = is_emt ? self->id : 0;
 	if (cpu >= vm->cpu_count)
 		return PDM_ERR_INVALID_ARG;
 	target = &vm->vcpus[cpu];
 	/* A waited call from the target EMT itself runs in place. */
 	if (!is_nowait && self == target)
 		return fn(vm, arg);
-	if (is_nowait && !(req = calloc(1, sizeof(*req))))
+	req = calloc(1, sizeof(*req));
+	if (!req)
 		return PDM_ERR_NO_MEMORY;
 	req->fn = fn;
 	req->arg = arg;
-	req->is_nowait = is_nowait;
-	/* An EMT waits on its own vCPU's condition, so that kicks (rendezvous) reach it. */
-	if (is_emt) {
+	atomic_init(&req->refs, is_nowait ? 1 : 2);
+	if (!is_nowait && is_emt) {
 		req->done_lock = &self->lock;
 		req->done_cond = &self->cond;
 	} else if (!is_nowait) {
-		pthread_mutex_init(&done_lock, NULL);
-		pthread_cond_init(&done_cond, NULL);
-		req->done_lock = &done_lock;
-		req->done_cond = &done_cond;
+		pthread_mutex_init(&req->own_lock, NULL);
+		pthread_cond_init(&req->own_cond, NULL);
+		req->done_lock = &req->own_lock;
+		req->done_cond = &req->own_cond;
 	}
 	pthread_mutex_lock(&target->lock);
 	if (target->is_gone) {
 		pthread_mutex_unlock(&target->lock);
-		if (is_nowait)
-			free(req);
-		else if (!is_emt) {
-			pthread_cond_destroy(&done_cond);
-			pthread_mutex_destroy(&done_lock);
-		}
+		atomic_store(&req->refs, 1);
+		emt_req_unref(req);
 		return PDM_ERR_STATE;
 	}
-	*target->reqs_tail = req;
-	target->reqs_tail = &req->next;
+	if (flags & VM_REQ_PRIORITY) {
+		*target->prio_tail = req;
+		target->prio_tail = &req->next;
+	} else {
+		*target->reqs_tail = req;
+		target->reqs_tail = &req->next;
+	}
 	pthread_mutex_unlock(&target->lock);
 	vcpu_kick(target, VCPU_FF_REQUEST);
+	/* EMT 0 may be waiting for async notifications: it serves priority requests then. */
+	if ((flags & VM_REQ_PRIORITY) && cpu == 0)
+		pdm_wake(&vm->pdm);
 	if (is_nowait)
 		return 0;
+
+	if (timeout_ms >= 0) {
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_sec += timeout_ms / 1000;
+		deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+		if (deadline.tv_nsec >= 1000000000) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000;
+		}
+	}
+	status = 0;
 	pthread_mutex_lock(req->done_lock);
-	while (!req->is_done) {
+	while (!req->is_done && !status) {
 		if (is_emt && (atomic_load(&self->ff) & VCPU_FF_RENDEZVOUS)) {
 			pthread_mutex_unlock(req->done_lock);
 			emt_rendezvous_arrive(self);
 			pthread_mutex_lock(req->done_lock);
 			continue;
 		}
-		pthread_cond_wait(req->done_cond, req->done_lock);
+		if (timeout_ms < 0)
+			pthread_cond_wait(req->done_cond, req->done_lock);
+		else if (pthread_cond_timedwait(req->done_cond, req->done_lock, &deadline))
+			status = req->is_done ? 0 : PDM_ERR_TIMEOUT;
 	}
+	if (req->is_done)
+		status = req->status;
 	pthread_mutex_unlock(req->done_lock);
-	if (!is_emt) {
-		pthread_cond_destroy(&done_cond);
-		pthread_mutex_destroy(&done_lock);
+	emt_req_unref(req);
+	return status;
+}
+
+int vm_req_call(struct vm *vm, unsigned cpu, unsigned flags, int timeout_ms, vm_req_fn fn,
+		void *arg)
+{
+	struct vcpu *self = emt_self();
+	int status = 0;
+
+	if (self && self->vm != vm)
+		self = NULL;
+	if (cpu == VM_CPU_ANY)
+		return emt_req_one(vm, self, self ? self->id : 0, flags, timeout_ms, fn, arg);
+	if (cpu != VM_CPU_ALL && cpu != VM_CPU_ALL_REVERSE)
+		return emt_req_one(vm, self, cpu, flags, timeout_ms, fn, arg);
+	/* On every EMT in turn; the first failure is the status. */
+	for (unsigned i = 0; i < vm->cpu_count; i++) {
+		unsigned target = cpu == VM_CPU_ALL ? i : vm->cpu_count - 1 - i;
+		int one = emt_req_one(vm, self, target, flags, timeout_ms, fn, arg);
+
+		if (one && !status)
+			status = one;
 	}
-	return req->status;
+	return status;
 }
 
 /* ---- rendezvous ---- */
@@ -343,11 +413,17 @@ static void emt_run_guest(struct vcpu *vcpu)
 		emt_consume_kick(vcpu);
 		break;
 	case KVM_EXIT_SHUTDOWN:
-		vm_guru(vm, vcpu, "triple fault (KVM_EXIT_SHUTDOWN)");
+		/* As on a PC: a triple fault resets the machine (or powers it off, on_reset). */
+		log_info("vm", "vCPU %u: triple fault: %s", vcpu->id,
+			 vm->on_reset == VM_ON_RESET_POWEROFF ? "powering off" : "resetting");
+		vcpu->is_shutdown = true;
+		vm_request_reset(vm);
 		break;
 	case KVM_EXIT_SYSTEM_EVENT:
 		if (run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN)
 			vm_request_poweroff(vm, -1);
+		else if (run->system_event.type == KVM_SYSTEM_EVENT_RESET)
+			vm_request_reset(vm);
 		else
 			vm_guru(vm, vcpu, "system event %u", run->system_event.type);
 		break;
@@ -364,12 +440,25 @@ static void emt_run_guest(struct vcpu *vcpu)
 	}
 }
 
+int vcpu_reset(struct vcpu *vcpu, struct err *err)
+{
+	if (ioctl(vcpu->fd, KVM_SET_SREGS, &vcpu->reset_sregs) < 0 ||
+	    ioctl(vcpu->fd, KVM_SET_REGS, &vcpu->reset_regs) < 0 ||
+	    ioctl(vcpu->fd, KVM_SET_FPU, &vcpu->reset_fpu) < 0 ||
+	    ioctl(vcpu->fd, KVM_SET_LAPIC, &vcpu->reset_lapic) < 0 ||
+	    ioctl(vcpu->fd, KVM_SET_MP_STATE, &vcpu->reset_mp_state) < 0)
+		return err_set(err, PDM_ERR_KVM, "cannot reset vCPU %u: %s", vcpu->id,
+			       strerror(errno));
+	vcpu->is_shutdown = false;
+	return 0;
+}
+
 static void emt_wait_for_work(struct vcpu *vcpu)
 {
 	struct vm *vm = vcpu->vm;
 
 	pthread_mutex_lock(&vcpu->lock);
-	while (!atomic_load(&vcpu->ff) && vm_state(vm) != PDM_VM_RUNNING)
+	while (!atomic_load(&vcpu->ff) && (vm_state(vm) != PDM_VM_RUNNING || vcpu->is_shutdown))
 		pthread_cond_wait(&vcpu->cond, &vcpu->lock);
 	pthread_mutex_unlock(&vcpu->lock);
 }
@@ -387,6 +476,13 @@ static int emt_setup(struct vcpu *vcpu)
 	status = kvm_vcpu_create(&vm->kvm, vcpu->id, &vcpu->fd, &vcpu->run, &vcpu->create_err);
 	if (status)
 		return status;
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &vcpu->reset_regs) < 0 ||
+	    ioctl(vcpu->fd, KVM_GET_SREGS, &vcpu->reset_sregs) < 0 ||
+	    ioctl(vcpu->fd, KVM_GET_FPU, &vcpu->reset_fpu) < 0 ||
+	    ioctl(vcpu->fd, KVM_GET_LAPIC, &vcpu->reset_lapic) < 0 ||
+	    ioctl(vcpu->fd, KVM_GET_MP_STATE, &vcpu->reset_mp_state) < 0)
+		return err_set(&vcpu->create_err, PDM_ERR_KVM, "cannot read vCPU %u's reset state: %s",
+			       vcpu->id, strerror(errno));
 	/* The kick signal stays blocked except inside KVM_RUN. */
 	pthread_sigmask(SIG_BLOCK, NULL, &set);
 	sigdelset(&set, emt_kick_signal());
@@ -439,8 +535,8 @@ static void *emt_main(void *arg)
 		if (ff & VCPU_FF_RENDEZVOUS)
 			emt_rendezvous_arrive(vcpu);
 		else if (ff & VCPU_FF_REQUEST)
-			emt_process_requests(vcpu);
-		else if (vm_state(vm) == PDM_VM_RUNNING)
+			emt_process_requests(vcpu, false);
+		else if (vm_state(vm) == PDM_VM_RUNNING && !vcpu->is_shutdown)
 			emt_run_guest(vcpu);
 		else
 			emt_wait_for_work(vcpu);

@@ -97,6 +97,17 @@ int kvm_open(struct kvm *kvm, struct err *err)
 		kvm_fail(err, "KVM_CREATE_PIT2");
 		goto fail;
 	}
+	for (int chip = 0; chip < 3; chip++) {
+		kvm->reset_chips[chip].chip_id = (uint32_t)chip;
+		if (ioctl(kvm->vm_fd, KVM_GET_IRQCHIP, &kvm->reset_chips[chip]) < 0) {
+			kvm_fail(err, "KVM_GET_IRQCHIP");
+			goto fail;
+		}
+	}
+	if (ioctl(kvm->vm_fd, KVM_GET_PIT2, &kvm->reset_pit) < 0) {
+		kvm_fail(err, "KVM_GET_PIT2");
+		goto fail;
+	}
 	return 0;
 fail:
 	kvm_close(kvm);
@@ -159,6 +170,16 @@ void kvm_vcpu_destroy(struct kvm *kvm, int fd, struct kvm_run *run)
 		munmap(run, (size_t)kvm->run_size);
 	if (fd >= 0)
 		close(fd);
+}
+
+int kvm_reset_irqchip(struct kvm *kvm, struct err *err)
+{
+	for (int chip = 0; chip < 3; chip++)
+		if (ioctl(kvm->vm_fd, KVM_SET_IRQCHIP, &kvm->reset_chips[chip]) < 0)
+			return kvm_fail(err, "KVM_SET_IRQCHIP");
+	if (ioctl(kvm->vm_fd, KVM_SET_PIT2, &kvm->reset_pit) < 0)
+		return kvm_fail(err, "KVM_SET_PIT2");
+	return 0;
 }
 
 int kvm_irq_line(struct kvm *kvm, uint32_t irq, int level)

@@ -18,6 +18,9 @@ struct kvm {
 	int vm_fd;
 	int run_size;               /* bytes to mmap from a vCPU fd */
 	struct kvm_cpuid2 *cpuid;   /* KVM_GET_SUPPORTED_CPUID, for every vCPU */
+	/* The in-kernel PICs, IOAPIC and PIT as created: what a reset puts back. */
+	struct kvm_irqchip reset_chips[3];
+	struct kvm_pit_state2 reset_pit;
 };
 
 /* Where /dev/kvm is, overridable for tests through $MODVM_KVM_DEVICE. */
@@ -31,5 +34,7 @@ int kvm_set_memory(struct kvm *kvm, uint32_t slot, uint64_t gpa, uint64_t size, 
 int kvm_vcpu_create(struct kvm *kvm, unsigned id, int *fd, struct kvm_run **run, struct err *err);
 void kvm_vcpu_destroy(struct kvm *kvm, int fd, struct kvm_run *run);
 int kvm_irq_line(struct kvm *kvm, uint32_t irq, int level);
+/* Puts the in-kernel irqchip and PIT back to their power-on state. */
+int kvm_reset_irqchip(struct kvm *kvm, struct err *err);
 
 #endif

@@ -1,5 +1,5 @@
 noinst_LIBRARIES += vmm/libvmm.a
-vmm_libvmm_a_SOURCES = vmm/vm.h vmm/vcpu.h vmm/vm.c vmm/emt.c vmm/kvm.c vmm/kvm.h \
+vmm_libvmm_a_SOURCES = vmm/vm.h vmm/vcpu.h vmm/vm.c vmm/power.c vmm/emt.c vmm/kvm.c vmm/kvm.h \
 	vmm/mem.c vmm/mem.h vmm/iom.c vmm/iom.h vmm/boot.c
 
 CORE_LIBS = vmm/libvmm.a pdm/libpdm.a config/libconfig.a util/libutil.a $(INIPARSER_LIBS)

@@ -22,8 +22,19 @@ static const struct pdm_cfg_key vm_cfg_vm[] = {
 	  .help = "guest RAM in bytes (suffixes K, M, G)" },
 	{ .name = "cpus", .type = PDM_CFG_INT, .def = "1", .min = 1, .max = VM_MAX_CPUS,
 	  .help = "number of vCPUs, one EMT each" },
+	{ .name = "on_reset", .type = PDM_CFG_STRING, .def = "reset",
+	  .help = "what a guest reset or triple fault does: reset, or poweroff (like -no-reboot)" },
 	{ 0 }
 };
+
+static enum vm_on_reset vm_parse_on_reset(const char *text)
+{
+	if (!strcmp(text, "reset"))
+		return VM_ON_RESET_RESET;
+	if (!strcmp(text, "poweroff"))
+		return VM_ON_RESET_POWEROFF;
+	return VM_ON_RESET_INVALID;
+}
 
 static const struct pdm_cfg_key vm_cfg_plugins[] = {
 	{ .name = "path", .type = PDM_CFG_STRING,
@@ -89,6 +100,15 @@ int vm_check_config(struct cfg_tree *tree, struct pdm_registry *registry, struct
 
 	if ((node = cfg_find(root, "vm")) && cfg_check_schema(node, vm_cfg_vm, NULL, "section [vm]", diag))
 		status = PDM_ERR_CFG;
+	if (node) {
+		struct cfg_value *on_reset = cfg_value_find(node, "on_reset");
+
+		if (on_reset && !vm_parse_on_reset(on_reset->text)) {
+			cfg_diag_add(diag, on_reset->origin, on_reset->line, "vm/on_reset",
+				     "expected 'reset' or 'poweroff', got '%s'", on_reset->text);
+			status = PDM_ERR_CFG;
+		}
+	}
 	if ((node = cfg_find(root, "plugins")) &&
 	    cfg_check_schema(node, vm_cfg_plugins, NULL, "section [plugins]", diag))
 		status = PDM_ERR_CFG;
@@ -206,7 +226,8 @@ int vm_set_state(struct vm *vm, enum pdm_vm_state new_state, struct err *err)
 
 	vm_in_observer = true;
 	for (struct vm_observer *o = vm->observers; o; o = o->next)
-		o->fn(vm, new_state, old_state, o->user);
+		if (o->kind == VM_OBSERVER_STATE)
+			o->fn.state(vm, new_state, old_state, o->user);
 	vm_in_observer = false;
 	pthread_mutex_unlock(&vm->notify_lock);
 	/* EMTs look at the state between KVM_RUN calls: make them look now. */
@@ -267,6 +288,131 @@ void vm_get_stats(struct vm *vm, struct vm_stats *stats)
 	stats->handler_errors = atomic_load(&vm->iom.stats.handler_errors);
 }
 
+/* ---- observers ---- */
+
+static int vm_observer_add(struct vm *vm, enum vm_observer_kind kind, struct vm_observer model)
+{
+	struct vm_observer *o = calloc(1, sizeof(*o)), **tail;
+
+	if (!o)
+		return PDM_ERR_NO_MEMORY;
+	*o = model;
+	o->kind = kind;
+	pthread_mutex_lock(&vm->notify_lock);
+	for (tail = &vm->observers; *tail; tail = &(*tail)->next)
+		;
+	*tail = o;
+	pthread_mutex_unlock(&vm->notify_lock);
+	return 0;
+}
+
+static int vm_observer_remove(struct vm *vm, enum vm_observer_kind kind, void (*fn)(void),
+			      void *user)
+{
+	struct vm_observer **link, *o;
+
+	pthread_mutex_lock(&vm->notify_lock);
+	for (link = &vm->observers; (o = *link); link = &o->next)
+		if (o->kind == kind && o->fn.any == fn && o->user == user) {
+			*link = o->next;
+			pthread_mutex_unlock(&vm->notify_lock);
+			free(o);
+			return 0;
+		}
+	pthread_mutex_unlock(&vm->notify_lock);
+	return PDM_ERR_NOT_FOUND;
+}
+
+int vm_at_state_register(struct vm *vm, vm_state_fn fn, void *user)
+{
+	return vm_observer_add(vm, VM_OBSERVER_STATE, (struct vm_observer){ .fn.state = fn, .user = user });
+}
+
+int vm_at_state_deregister(struct vm *vm, vm_state_fn fn, void *user)
+{
+	return vm_observer_remove(vm, VM_OBSERVER_STATE, (void (*)(void))fn, user);
+}
+
+int vm_at_error_register(struct vm *vm, vm_error_fn fn, void *user)
+{
+	return vm_observer_add(vm, VM_OBSERVER_ERROR, (struct vm_observer){ .fn.error = fn, .user = user });
+}
+
+int vm_at_error_deregister(struct vm *vm, vm_error_fn fn, void *user)
+{
+	return vm_observer_remove(vm, VM_OBSERVER_ERROR, (void (*)(void))fn, user);
+}
+
+int vm_at_reset_register(struct vm *vm, vm_event_fn fn, void *user)
+{
+	return vm_observer_add(vm, VM_OBSERVER_RESET, (struct vm_observer){ .fn.event = fn, .user = user });
+}
+
+int vm_at_reset_deregister(struct vm *vm, vm_event_fn fn, void *user)
+{
+	return vm_observer_remove(vm, VM_OBSERVER_RESET, (void (*)(void))fn, user);
+}
+
+int vm_at_dtor_register(struct vm *vm, vm_event_fn fn, void *user)
+{
+	return vm_observer_add(vm, VM_OBSERVER_DTOR, (struct vm_observer){ .fn.event = fn, .user = user });
+}
+
+int vm_at_dtor_deregister(struct vm *vm, vm_event_fn fn, void *user)
+{
+	return vm_observer_remove(vm, VM_OBSERVER_DTOR, (void (*)(void))fn, user);
+}
+
+static void vm_notify_events(struct vm *vm, enum vm_observer_kind kind)
+{
+	pthread_mutex_lock(&vm->notify_lock);
+	vm_in_observer = true;
+	for (struct vm_observer *o = vm->observers; o; o = o->next)
+		if (o->kind == kind)
+			o->fn.event(vm, o->user);
+	vm_in_observer = false;
+	pthread_mutex_unlock(&vm->notify_lock);
+}
+
+void vm_notify_reset(struct vm *vm)
+{
+	vm_notify_events(vm, VM_OBSERVER_RESET);
+}
+
+const char *vm_name(struct vm *vm)
+{
+	return vm->name;
+}
+
+struct vm_instance_walk {
+	void (*fn)(const struct vm_instance_info *info, void *user);
+	void *user;
+};
+
+static void vm_instance_visit(const struct pdm_instance_info *pinfo, void *arg)
+{
+	struct vm_instance_walk *walk = arg;
+	struct vm_instance_info info = { .name = pinfo->name, .is_driver = pinfo->is_driver };
+
+	_Static_assert((int)VM_NOTIFY_COUNT == (int)PDM_NOTIFY_COUNT, "same notifications");
+	memcpy(info.last_ns, pinfo->last_ns, sizeof(info.last_ns));
+	memcpy(info.was_async, pinfo->was_async, sizeof(info.was_async));
+	walk->fn(&info, walk->user);
+}
+
+void vm_for_each_instance(struct vm *vm,
+			  void (*fn)(const struct vm_instance_info *info, void *user), void *user)
+{
+	struct vm_instance_walk walk = { fn, user };
+
+	pdm_for_each_instance(&vm->pdm, vm_instance_visit, &walk);
+}
+
+const char *vm_notify_name(enum vm_notify notify)
+{
+	return pdm_notify_name((enum pdm_notify)notify);
+}
+
 /* ---- what pdm asks of the VM ---- */
 
 static int vm_host_ioport_register(void *ctx, struct pdm_dev_ins *dev, uint16_t port,
@@ -324,12 +470,51 @@ static int vm_host_request_poweroff(void *ctx, int exit_status)
 	return vm_request_poweroff(ctx, exit_status);
 }
 
+static int vm_host_request_reset(void *ctx)
+{
+	return vm_request_reset(ctx);
+}
+
+static int vm_host_request_suspend(void *ctx)
+{
+	return vm_request_suspend(ctx);
+}
+
+static void vm_host_runtime_error(void *ctx, const char *source, enum pdm_runtime_error kind,
+				  const char *id, const char *message)
+{
+	struct vm *vm = ctx;
+
+	/* In the same order as state changes: the error first, then what it causes. */
+	pthread_mutex_lock(&vm->notify_lock);
+	vm_in_observer = true;
+	for (struct vm_observer *o = vm->observers; o; o = o->next)
+		if (o->kind == VM_OBSERVER_ERROR)
+			o->fn.error(vm, source, kind, id, message, o->user);
+	vm_in_observer = false;
+	pthread_mutex_unlock(&vm->notify_lock);
+	if (kind == PDM_RTERR_SUSPEND) {
+		vm_request_suspend(vm);
+	} else if (kind == PDM_RTERR_FATAL) {
+		pthread_mutex_lock(&vm->state_lock);
+		if (!vm->failure[0])
+			snprintf(vm->failure, sizeof(vm->failure), "'%s': %s: %s", source, id, message);
+		pthread_mutex_unlock(&vm->state_lock);
+		vm_request_fatal(vm);
+	}
+}
+
+static void vm_host_serve_priority(void *ctx)
+{
+	emt_serve_priority(ctx);
+}
+
 /* ---- create / power / destroy ---- */
 
 static int vm_read_config(struct vm *vm, struct err *err)
 {
 	struct cfg_node *node = cfg_find(vm->cfg->root, "vm");
-	const char *name = "modvm";
+	const char *name = "modvm", *on_reset = "reset";
 	int64_t memory = 128 << 20, cpus = 1;
 	int status = 0;
 
@@ -339,7 +524,13 @@ static int vm_read_config(struct vm *vm, struct err *err)
 			status = cfg_get_int(node, vm_cfg_vm, "memory", &memory, err);
 		if (!status)
 			status = cfg_get_int(node, vm_cfg_vm, "cpus", &cpus, err);
+		if (!status)
+			status = cfg_get_string(node, vm_cfg_vm, "on_reset", &on_reset, err);
 	}
+	vm->on_reset = vm_parse_on_reset(on_reset);
+	if (!status && !vm->on_reset)
+		status = err_set(err, PDM_ERR_CFG, "[vm] on_reset: expected 'reset' or 'poweroff', got '%s'",
+				 on_reset);
 	snprintf(vm->name, sizeof(vm->name), "%s", name);
 	vm->memory_size = (uint64_t)memory & ~0xfffull;
 	vm->cpu_count = (unsigned)cpus;
@@ -375,6 +566,10 @@ int vm_create(struct cfg_tree *tree, struct pdm_registry *registry, struct vm **
 		.phys_write = vm_host_phys_write,
 		.vm_state = vm_host_state,
 		.request_poweroff = vm_host_request_poweroff,
+		.request_reset = vm_host_request_reset,
+		.request_suspend = vm_host_request_suspend,
+		.runtime_error = vm_host_runtime_error,
+		.serve_priority = vm_host_serve_priority,
 	};
 	pdm_init(&vm->pdm, registry, &vm->host);
 
@@ -398,6 +593,7 @@ int vm_create(struct cfg_tree *tree, struct pdm_registry *registry, struct vm **
 		vcpu->id = i;
 		vcpu->fd = -1;
 		vcpu->reqs_tail = &vcpu->reqs;
+		vcpu->prio_tail = &vcpu->prio_reqs;
 		pthread_mutex_init(&vcpu->lock, NULL);
 		pthread_cond_init(&vcpu->cond, NULL);
 	}
@@ -416,117 +612,6 @@ int vm_create(struct cfg_tree *tree, struct pdm_registry *registry, struct vm **
 fail:
 	vm_destroy(vm);
 	return status;
-}
-
-static int vm_power_on_rdv(struct vm *vm, struct vcpu *vcpu, void *arg)
-{
-	struct err *err = arg;
-	int status = 0;
-
-	if (vcpu->id == vm->cpu_count - 1)
-		status = vm_set_state(vm, PDM_VM_POWERING_ON, err);
-	if (!status && vcpu->id == 0) {
-		pdm_power_on(&vm->pdm);
-		status = vm_set_state(vm, PDM_VM_RUNNING, err);
-	}
-	return status;
-}
-
-static int vm_power_on_emt(struct vm *vm, void *arg)
-{
-	return vm_rendezvous(vm, VM_RDV_DESCENDING, VM_RDV_F_STOP_ON_ERROR, vm_power_on_rdv, arg);
-}
-
-int vm_power_on(struct vm *vm, struct err *err)
-{
-	struct err local = { 0 };
-	int status = vm_req_call(vm, VM_CPU_ANY, false, vm_power_on_emt, &local);
-
-	if (status && !local.msg[0])
-		err_set(&local, status, "%s", pdm_status_message(status));
-	if (status)
-		err_set(err, status, "power-on: %s", local.msg);
-	return status;
-}
-
-struct vm_power_off_args {
-	struct err *err;
-	enum pdm_vm_state from;         /* the state before POWERING_OFF */
-};
-
-static int vm_power_off_rdv(struct vm *vm, struct vcpu *vcpu, void *arg)
-{
-	struct vm_power_off_args *args = arg;
-	int status = 0;
-
-	/* The first EMT through changes the state; EMT 0, last, notifies the devices. */
-	if (vcpu->id == vm->cpu_count - 1) {
-		args->from = vm_state(vm);
-		status = vm_set_state(vm, PDM_VM_POWERING_OFF, args->err);
-	}
-	if (!status && vcpu->id == 0) {
-		/* Devices never powered on are not told of a power-off either. */
-		if (args->from != PDM_VM_CREATED)
-			pdm_power_off(&vm->pdm);
-		status = vm_set_state(vm, PDM_VM_OFF, args->err);
-	}
-	return status;
-}
-
-static int vm_power_off_emt(struct vm *vm, void *arg)
-{
-	struct vm_power_off_args args = { .err = arg };
-
-	return vm_rendezvous(vm, VM_RDV_DESCENDING, VM_RDV_F_STOP_ON_ERROR, vm_power_off_rdv,
-			     &args);
-}
-
-int vm_power_off(struct vm *vm, struct err *err)
-{
-	struct err local = { 0 };
-	int status;
-
-	/* Later requests (a signal, the guest) have nothing left to do. */
-	atomic_store(&vm->is_poweroff_requested, true);
-	status = vm_req_call(vm, VM_CPU_ANY, false, vm_power_off_emt, &local);
-	if (status && !local.msg[0])
-		err_set(&local, status, "%s", pdm_status_message(status));
-
-	if (status)
-		err_set(err, status, "power-off: %s", local.msg);
-	return status;
-}
-
-static int vm_power_off_request(struct vm *vm, void *arg)
-{
-	struct err err = { 0 };
-	int status = vm_power_off_emt(vm, &err);
-
-	(void)arg;
-	if (status) {
-		/* Not done: let a later request (a signal, the guest again) try anew. */
-		atomic_store(&vm->is_poweroff_requested, false);
-		log_info("vm", "requested power-off not done: %s",
-			 err.msg[0] ? err.msg : pdm_status_message(status));
-	}
-	return status;
-}
-
-int vm_request_poweroff(struct vm *vm, int exit_status)
-{
-	int none = -1;
-
-	/* The first status set wins: a guest that writes its exit port twice keeps the first. */
-	if (exit_status >= 0)
-		atomic_compare_exchange_strong(&vm->exit_status, &none, exit_status);
-	if (atomic_exchange(&vm->is_poweroff_requested, true))
-		return 0;
-	/* Never in place: the caller may be an I/O handler holding its device lock. */
-	if (vm_req_call(vm, 0, true, vm_power_off_request, NULL)) {
-		atomic_store(&vm->is_poweroff_requested, false);
-		return PDM_ERR_STATE;
-	}
-	return 0;
 }
 
 enum pdm_vm_state vm_wait_stopped(struct vm *vm)
@@ -548,6 +633,7 @@ void vm_destroy(struct vm *vm)
 
 	if (!vm)
 		return;
+	vm_notify_events(vm, VM_OBSERVER_DTOR);
 	state = vm_state(vm);
 	if (state != PDM_VM_CREATING && state != PDM_VM_CREATED && state != PDM_VM_OFF) {
 		/* A caller that forgot the power-off still gets its devices notified. */

@@ -6,6 +6,7 @@
  */
 #include <check.h>
 #include <dirent.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,14 +278,39 @@ START_TEST(port_conflict_names_the_owner)
 }
 END_TEST
 
-START_TEST(triple_fault_is_a_guru_meditation)
+static void count_reset(struct vm *v, void *user)
+{
+	atomic_fetch_add((_Atomic int *)user, 1);
+}
+
+START_TEST(triple_fault_resets_the_vm)
+{
+	_Atomic int resets = 0;
+	struct err err = { 0 };
+	struct vm *vm;
+
+	/* The guest triple-faults again after each reset: count a few, then stop it. */
+	tree = vm_config("triple", "cpus = 2", "");
+	ck_assert_msg(vm_create(tree, &registry, &vm, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(vm_at_reset_register(vm, count_reset, (void *)&resets), 0);
+	ck_assert_int_eq(vm_power_on(vm, &err), 0);
+	for (int i = 0; i < 1000 && atomic_load(&resets) < 3; i++)
+		usleep(10000);
+	ck_assert_int_ge(atomic_load(&resets), 3);
+	ck_assert_int_eq(vm_power_off(vm, &err), 0);
+	ck_assert_int_eq(vm_at_reset_deregister(vm, count_reset, (void *)&resets), 0);
+	vm_destroy(vm);
+}
+END_TEST
+
+START_TEST(triple_fault_powers_off_with_on_reset_poweroff)
 {
 	struct vm *vm;
 
-	tree = vm_config("triple", "", "");
-	ck_assert_int_eq(run_vm(&vm), PDM_VM_GURU_MEDITATION);
-	ck_assert_msg(strstr(vm_failure(vm), "triple fault"), "%s", vm_failure(vm));
-	vm_destroy(vm);         /* powers off from GURU_MEDITATION */
+	tree = vm_config("triple", "on_reset = poweroff", "");
+	ck_assert_int_eq(run_vm(&vm), PDM_VM_OFF);
+	ck_assert_int_eq(vm_exit_status(vm), -1);       /* modvm run: exit 0 */
+	vm_destroy(vm);
 }
 END_TEST
 
@@ -306,7 +332,8 @@ static Suite *vmm_suite(void)
 	tcase_add_test(tc, power_off_from_another_thread_stops_a_busy_guest);
 	tcase_add_test(tc, illegal_state_changes_name_the_current_state);
 	tcase_add_test(tc, port_conflict_names_the_owner);
-	tcase_add_test(tc, triple_fault_is_a_guru_meditation);
+	tcase_add_test(tc, triple_fault_resets_the_vm);
+	tcase_add_test(tc, triple_fault_powers_off_with_on_reset_poweroff);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -154,6 +154,30 @@ struct pdm_dev_hlp {
 	 * >= 0 becomes the status `modvm run` exits with; < 0 leaves it as it is. Any thread.
 	 */
 	int (*vm_request_poweroff)(struct pdm_dev_ins *dev, int exit_status);
+
+	/* ---- ABI 1.1 ---- */
+
+	/*
+	 * Asks for more time in the suspend, reset or power-off callback being run (see
+	 * <modvm/pdm.h>); only valid inside such a callback. done is called on EMT 0.
+	 */
+	int (*set_async_notification)(struct pdm_dev_ins *dev, bool (*done)(struct pdm_dev_ins *dev));
+	/* The work behind a pending notification is finished: re-ask done(). Any thread. */
+	void (*async_notification_completed)(struct pdm_dev_ins *dev);
+	/*
+	 * Guest-triggered reset (a reset port, a keyboard-controller pulse) or suspend,
+	 * through the power protocol. Asynchronous: returns at once. Any thread.
+	 * With [vm] on_reset = poweroff a reset request powers the VM off instead.
+	 */
+	int (*vm_request_reset)(struct pdm_dev_ins *dev);
+	int (*vm_request_suspend)(struct pdm_dev_ins *dev);
+	/*
+	 * Reports a runtime error: id is a short stable name ("disk-full"), the message
+	 * says what happened. PDM_RTERR_SUSPEND suspends the VM and PDM_RTERR_FATAL stops it
+	 * (asynchronously). Any thread.
+	 */
+	int (*runtime_error)(struct pdm_dev_ins *dev, enum pdm_runtime_error kind, const char *id,
+			     const char *fmt, ...) PDM_PRINTF(4, 5);
 };
 
 #endif

@@ -90,6 +90,12 @@ struct pdm_drv_hlp {
 	bool (*thread_is_running)(struct pdm_thread *thread);
 
 	enum pdm_vm_state (*vm_state)(struct pdm_drv_ins *drv);
+
+	/* ---- ABI 1.1: as in struct pdm_dev_hlp ---- */
+	int (*set_async_notification)(struct pdm_drv_ins *drv, bool (*done)(struct pdm_drv_ins *drv));
+	void (*async_notification_completed)(struct pdm_drv_ins *drv);
+	int (*runtime_error)(struct pdm_drv_ins *drv, enum pdm_runtime_error kind, const char *id,
+			     const char *fmt, ...) PDM_PRINTF(4, 5);
 };
 
 #endif

@@ -56,6 +56,28 @@ enum pdm_log_level {
 };
 
 /*
+ * Runtime errors a device or driver reports while the VM runs (helper runtime_error).
+ * Each reaches the VM's error observers and the control socket as an event.
+ */
+enum pdm_runtime_error {
+	PDM_RTERR_INVALID = 0,
+	PDM_RTERR_WARNING,      /* the VM runs on; only reported */
+	PDM_RTERR_SUSPEND,      /* the VM is suspended; a resume may succeed later */
+	PDM_RTERR_FATAL,        /* the VM stops in FATAL_ERROR; only power-off leaves it */
+};
+
+/*
+ * Asynchronous notification (ABI 1.1). A suspend, reset or power-off callback that
+ * cannot finish at once (I/O in flight, a busy worker) calls set_async_notification
+ * with a "done?" callback and returns. The core moves on to other instances; the
+ * drivers below a pending driver, and a pending device's own drivers when it asked to
+ * be notified first, wait. Whoever finishes the work calls
+ * async_notification_completed (any thread); the core then calls done() on EMT 0,
+ * with no lock of the instance held, until it returns true. No busy polling: done()
+ * is also asked at 1, 2, 4, ... s, when the core logs whom it is waiting for.
+ */
+
+/*
  * Worker threads. A plugin creates them in its constructor through its helper table.
  * They are created suspended and run only while the VM runs: the core calls fn when
  * the VM powers on (or resumes) and expects it to return soon after

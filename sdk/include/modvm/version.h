@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define PDM_ABI_MAJOR 1
-#define PDM_ABI_MINOR 0
+#define PDM_ABI_MINOR 1
 #define PDM_ABI_MAKE(major, minor) (((uint32_t)(major) << 16) | (uint32_t)(minor))
 #define PDM_ABI_VERSION PDM_ABI_MAKE(PDM_ABI_MAJOR, PDM_ABI_MINOR)
 #define PDM_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
