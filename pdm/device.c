@@ -154,29 +154,77 @@ static int pdm_device_construct(struct pdm *pdm, struct pdm_dev_type *type, stru
 	return 0;
 }
 
+/* The first line at or below a section (an instance may be written only as lun sections). */
+static int pdm_first_line(const struct cfg_node *node)
+{
+	int first = node->line;
+
+	for (const struct cfg_value *v = node->values; v; v = v->next)
+		if (v->line && (!first || v->line < first))
+			first = v->line;
+	for (const struct cfg_node *child = node->first_child; child; child = child->next_sibling) {
+		int line = pdm_first_line(child);
+
+		if (line && (!first || line < first))
+			first = line;
+	}
+	return first;
+}
+
+struct pdm_instance_node {
+	struct cfg_node *node;
+	int line;                   /* 0 (from -o only): after the file's, in tree order */
+	size_t index;
+};
+
+static int pdm_instance_cmp(const void *a, const void *b)
+{
+	const struct pdm_instance_node *x = a, *y = b;
+
+	if (x->line != y->line)
+		return !x->line ? 1 : !y->line ? -1 : x->line < y->line ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
 int pdm_construct(struct pdm *pdm, struct cfg_node *root, struct err *err)
 {
 	struct cfg_node *devices = cfg_find(root, "devices");
+	struct pdm_instance_node *order = NULL;
+	size_t count = 0, cap = 0;
 	int status = 0;
 
 	if (!devices)
 		return 0;
-	for (struct cfg_node *tnode = devices->first_child; tnode && !status;
-	     tnode = tnode->next_sibling) {
-		struct pdm_dev_type *type = pdm_registry_find_dev(pdm->registry, tnode->name);
+	/* In the order the instances first appear in the file, whatever their type. */
+	for (struct cfg_node *tnode = devices->first_child; tnode; tnode = tnode->next_sibling)
+		for (struct cfg_node *inode = tnode->first_child; inode; inode = inode->next_sibling) {
+			if (count == cap) {
+				struct pdm_instance_node *grown;
 
-		for (struct cfg_node *inode = tnode->first_child; inode && !status;
-		     inode = inode->next_sibling) {
-			char *end;
-			unsigned long instance = strtoul(inode->name, &end, 10);
-
-			if (!type || *end || end == inode->name)   /* pdm_check_config said why */
-				status = err_set(err, PDM_ERR_CFG, "[%s]: not a device instance",
-						 inode->path);
-			else
-				status = pdm_device_construct(pdm, type, inode, (uint32_t)instance, err);
+				cap = cap ? cap * 2 : 16;
+				grown = realloc(order, cap * sizeof(*order));
+				if (!grown) {
+					free(order);
+					return err_set(err, PDM_ERR_NO_MEMORY, "out of memory");
+				}
+				order = grown;
+			}
+			order[count] = (struct pdm_instance_node){ inode, pdm_first_line(inode), count };
+			count++;
 		}
+	qsort(order, count, sizeof(*order), pdm_instance_cmp);
+	for (size_t i = 0; i < count && !status; i++) {
+		struct cfg_node *inode = order[i].node;
+		struct pdm_dev_type *type = pdm_registry_find_dev(pdm->registry, inode->parent->name);
+		char *end;
+		unsigned long instance = strtoul(inode->name, &end, 10);
+
+		if (!type || *end || end == inode->name)   /* pdm_check_config said why */
+			status = err_set(err, PDM_ERR_CFG, "[%s]: not a device instance", inode->path);
+		else
+			status = pdm_device_construct(pdm, type, inode, (uint32_t)instance, err);
 	}
+	free(order);
 	if (status)
 		pdm_destroy(pdm);
 	return status;

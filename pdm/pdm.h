@@ -12,7 +12,8 @@
  *    below vmm.
  *
  * Ordering: devices are constructed in the order their [devices/<type>/<N>] sections
- * first appear in the file, and destroyed in reverse. A device's LUN chains are built
+ * (or the first section below one) appear in the file, whatever their type; instances
+ * that exist only through -o overrides come last. They are destroyed in reverse. A device's LUN chains are built
  * by its constructor (driver_attach) and destroyed bottom-up before its destructor.
  * All of this runs on one thread at a time (the VM creator, later EMT 0).
  */

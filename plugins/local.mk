@@ -1,6 +1,6 @@
 # The built-in plugins. Each is a libtool module seeing only sdk/include.
 plugin_LTLIBRARIES += plugins/serial.la plugins/char.la plugins/stdio.la plugins/file.la \
-	plugins/debug-exit.la
+	plugins/debug-exit.la plugins/i8042.la
 
 plugins_serial_la_SOURCES = plugins/serial/serial.c plugins/serial/uart.c plugins/serial/uart.h
 plugins_serial_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
@@ -26,6 +26,11 @@ plugins_debug_exit_la_SOURCES = plugins/debug-exit/debug-exit.c
 plugins_debug_exit_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
 plugins_debug_exit_la_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_debug_exit_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+plugins_i8042_la_SOURCES = plugins/i8042/i8042.c
+plugins_i8042_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+plugins_i8042_la_CFLAGS = $(PLUGIN_CFLAGS)
+plugins_i8042_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 
 # The pure UART model is tested alone, without the core.
 check_PROGRAMS += plugins/serial/uart_test

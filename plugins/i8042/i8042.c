@@ -1,0 +1,125 @@
+/*
+ * plugins/i8042/i8042.c - the "i8042" device: just enough of a PC keyboard controller
+ * for a guest to reset the machine.
+ *
+ * The command 0xfe written to port 0x64 pulses the CPU reset line; PCs (and Linux's
+ * reboot=k) reset that way. Port 0x92 (the "fast A20" port) resets on a write with bit
+ * 0 set, as on most chipsets. The reset goes through the VM's power protocol, so
+ * [vm] on_reset = poweroff turns it into a power-off. There is no keyboard: the status
+ * register says the output buffer is empty and the input buffer ready, and data reads
+ * return 0.
+ */
+#include <stddef.h>
+
+#include <modvm/device.h>
+
+#define I8042_DATA_PORT 0x60
+#define I8042_CMD_PORT 0x64
+#define PORT92 0x92
+
+#define I8042_CMD_PULSE_RESET 0xfe
+#define I8042_STATUS_SYSTEM_FLAG 0x04   /* self-test passed, as after a BIOS */
+#define PORT92_RESET 0x01
+
+struct i8042 {
+	struct pdm_dev_ins *dev;
+	uint8_t port92;
+	uint64_t reset_count;
+};
+
+/* ---- guest-facing handlers ---- */
+
+static int i8042_in(struct pdm_dev_ins *dev, void *user, uint16_t offset, uint32_t *value,
+		    unsigned size)
+{
+	*value = offset == I8042_CMD_PORT - I8042_DATA_PORT ? I8042_STATUS_SYSTEM_FLAG : 0;
+	return 0;
+}
+
+static int i8042_out(struct pdm_dev_ins *dev, void *user, uint16_t offset, uint32_t value,
+		     unsigned size)
+{
+	struct i8042 *kbc = user;
+
+	if (offset == I8042_CMD_PORT - I8042_DATA_PORT && (value & 0xff) == I8042_CMD_PULSE_RESET) {
+		kbc->reset_count++;
+		return dev->hlp->vm_request_reset(dev);
+	}
+	return 0;       /* other commands and keyboard data: no keyboard here */
+}
+
+static int port92_in(struct pdm_dev_ins *dev, void *user, uint16_t offset, uint32_t *value,
+		     unsigned size)
+{
+	*value = ((struct i8042 *)user)->port92;
+	return 0;
+}
+
+static int port92_out(struct pdm_dev_ins *dev, void *user, uint16_t offset, uint32_t value,
+		      unsigned size)
+{
+	struct i8042 *kbc = user;
+
+	/* Bit 0 resets on its rising edge; the A20 bit (1) is kept but has no effect. */
+	if ((value & PORT92_RESET) && !(kbc->port92 & PORT92_RESET)) {
+		kbc->reset_count++;
+		kbc->port92 = (uint8_t)(value & ~PORT92_RESET);
+		return dev->hlp->vm_request_reset(dev);
+	}
+	kbc->port92 = (uint8_t)value;
+	return 0;
+}
+
+/* ---- lifecycle ---- */
+
+static int i8042_construct(struct pdm_dev_ins *dev)
+{
+	struct i8042 *kbc = dev->data;
+	int status;
+
+	kbc->dev = dev;
+	if (dev->hlp->size < offsetof(struct pdm_dev_hlp, vm_request_reset) + sizeof(void *))
+		return dev->hlp->error(dev, PDM_ERR_NOT_SUPPORTED, "this modvm cannot reset a VM");
+	/* 0x60 to 0x64: the data port, the command/status port and the three between. */
+	status = dev->hlp->ioport_register(dev, I8042_DATA_PORT, 5, kbc, i8042_in, i8042_out,
+					   "i8042");
+	if (!status)
+		status = dev->hlp->ioport_register(dev, PORT92, 1, kbc, port92_in, port92_out,
+						   "port 92");
+	return status;
+}
+
+static void i8042_reset(struct pdm_dev_ins *dev)
+{
+	((struct i8042 *)dev->data)->port92 = 0;
+}
+
+static void i8042_destruct(struct pdm_dev_ins *dev)
+{
+	struct i8042 *kbc = dev->data;
+
+	if (kbc->reset_count)
+		dev->hlp->log(dev, PDM_LOG_DEBUG, "the guest asked for %llu resets",
+			      (unsigned long long)kbc->reset_count);
+}
+
+/* ---- registration ---- */
+
+static const struct pdm_dev_reg i8042_reg = {
+	.abi_version = PDM_ABI_VERSION,
+	.size = sizeof(struct pdm_dev_reg),
+	.name = "i8042",
+	.description = "keyboard controller reset (0xfe to port 0x64) and port 0x92 reset",
+	.max_instances = 1,
+	.instance_size = sizeof(struct i8042),
+	.construct = i8042_construct,
+	.destruct = i8042_destruct,
+	.reset = i8042_reset,
+};
+
+PDM_MODULE_DECLARE();
+
+PDM_EXPORT int pdm_module_register(const struct pdm_reg_callbacks *cb, uint32_t core_abi)
+{
+	return cb->register_device(cb, &i8042_reg);
+}
