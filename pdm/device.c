@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pdm/instance.h"
 #include "util/log.h"
@@ -62,7 +63,13 @@ void pdm_init(struct pdm *pdm, struct pdm_registry *registry, const struct pdm_h
 	pdm->devices_tail = &pdm->devices;
 	pthread_mutex_init(&pdm->threads_lock, NULL);
 	pthread_mutex_init(&pdm->async_lock, NULL);
-	pthread_cond_init(&pdm->async_cond, NULL);
+	/* The round's deadlines are CLOCK_MONOTONIC: a clock change must not stretch them. */
+	pthread_condattr_t attr;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&pdm->async_cond, &attr);
+	pthread_condattr_destroy(&attr);
 }
 
 size_t pdm_device_count(const struct pdm *pdm)

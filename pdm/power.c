@@ -218,7 +218,6 @@ static bool pdm_wait(struct pdm *pdm, uint64_t *seen, uint64_t deadline_ns)
 	struct timespec ts;
 	bool is_woken;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ts.tv_sec = (time_t)(deadline_ns / 1000000000ull);
 	ts.tv_nsec = (long)(deadline_ns % 1000000000ull);
 	pthread_mutex_lock(&pdm->async_lock);

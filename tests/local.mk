@@ -66,7 +66,7 @@ cli_cli_run_test_LDADD = util/libutil.a $(CHECK_LIBS)
 # The same suites under memcheck, then the threaded ones under drd; see
 # tests/valgrind.sh. Each run has its own summary log.
 EXTRA_DIST += tests/valgrind.sh tests/valgrind.supp
-THREADED_TESTS = pdm/pdm_test vmm/vmm_test vmm/emt_test cli/cli_run_test
+THREADED_TESTS = pdm/pdm_test vmm/vmm_test vmm/emt_test vmm/power_test cli/cli_run_test
 check-valgrind:
 	$(MAKE) $(AM_MAKEFLAGS) check LOG_COMPILER='$(abs_top_srcdir)/tests/valgrind.sh' \
 		TEST_SUITE_LOG=test-suite-valgrind.log

@@ -18,3 +18,9 @@ vmm_emt_test_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
 vmm_iom_test_SOURCES = vmm/iom_test.c
 vmm_iom_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 vmm_iom_test_LDADD = vmm/libvmm.a util/libutil.a $(CHECK_LIBS)
+
+check_PROGRAMS += vmm/power_test
+TESTS += vmm/power_test
+vmm_power_test_SOURCES = vmm/power_test.c tests/testutil.c tests/testutil.h
+vmm_power_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+vmm_power_test_LDADD = $(CORE_LIBS) $(CHECK_LIBS)

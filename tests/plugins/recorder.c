@@ -36,6 +36,7 @@ struct job {
 	bool is_busy;                   /* work in flight: done() says no */
 	bool is_queued;                 /* the worker should start it */
 	bool is_quitting;               /* the foreign thread should leave */
+	bool is_quiesced;               /* suspended: nothing in flight, workers parked */
 	const char *event;              /* what the work is for */
 	void (*completed)(void *ins);   /* calls the helper's async_notification_completed */
 	void *ins;
@@ -92,15 +93,30 @@ static void job_release(struct job *job)
 	pthread_cond_destroy(&job->cond);
 }
 
-/* In a power callback: start the work; the caller then sets async notification. */
-static void job_start(struct job *job, const char *event)
+/*
+ * In a power callback: start the work (the caller then sets async notification), or
+ * say false when there is none in flight: a suspended instance has quiesced already.
+ */
+static bool job_start(struct job *job, const char *event)
 {
+	if (job->is_quiesced && strcmp(event, "suspend"))
+		return false;
 	pthread_mutex_lock(&job->lock);
 	job->is_busy = true;
 	job->is_queued = true;
 	job->event = event;
 	pthread_cond_broadcast(&job->cond);
 	pthread_mutex_unlock(&job->lock);
+	return true;
+}
+
+/* The VM runs again (power-on, resume): work may be in flight from now on. */
+static void job_track(struct job *job, const char *event)
+{
+	if (!strcmp(event, "suspend"))
+		job->is_quiesced = true;
+	else if (!strcmp(event, "resume") || !strcmp(event, "power-on"))
+		job->is_quiesced = false;
 }
 
 static bool job_is_done(struct job *job)
@@ -257,10 +273,9 @@ static void trec_event(struct pdm_dev_ins *dev, const char *event, bool may_be_a
 	struct trec *trec = dev->data;
 
 	rec_log(trec->log, event, dev->name);
-	if (may_be_async && trec->job.delay_ms > 0) {
-		job_start(&trec->job, event);
+	if (may_be_async && trec->job.delay_ms > 0 && job_start(&trec->job, event))
 		dev->hlp->set_async_notification(dev, trec_done);
-	}
+	job_track(&trec->job, event);
 }
 
 static void trec_power_on(struct pdm_dev_ins *dev) { trec_event(dev, "power-on", false); }
@@ -432,10 +447,9 @@ static void tlink_event(struct pdm_drv_ins *drv, const char *event, bool may_be_
 	struct tlink *tlink = drv->data;
 
 	rec_log(tlink->log, event, drv->name);
-	if (may_be_async && tlink->job.delay_ms > 0) {
-		job_start(&tlink->job, event);
+	if (may_be_async && tlink->job.delay_ms > 0 && job_start(&tlink->job, event))
 		drv->hlp->set_async_notification(drv, tlink_done);
-	}
+	job_track(&tlink->job, event);
 }
 
 static void tlink_power_on(struct pdm_drv_ins *drv) { tlink_event(drv, "power-on", false); }

@@ -75,6 +75,9 @@ enum pdm_runtime_error {
  * async_notification_completed (any thread); the core then calls done() on EMT 0,
  * with no lock of the instance held, until it returns true. No busy polling: done()
  * is also asked at 1, 2, 4, ... s, when the core logs whom it is waiting for.
+ * While the VM is suspended its worker threads are suspended too: a reset or power-off
+ * of a suspended VM finds the instance quiesced (its suspend completed) and must not
+ * wait for a worker.
  */
 
 /*
