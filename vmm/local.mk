@@ -24,3 +24,9 @@ TESTS += vmm/power_test
 vmm_power_test_SOURCES = vmm/power_test.c tests/testutil.c tests/testutil.h
 vmm_power_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 vmm_power_test_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += vmm/state_test
+TESTS += vmm/state_test
+vmm_state_test_SOURCES = vmm/state_test.c
+vmm_state_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+vmm_state_test_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
