@@ -317,6 +317,33 @@ START_TEST(sigterm_powers_the_vm_off_and_exits_0)
 }
 END_TEST
 
+START_TEST(slow_power_off_logs_whom_it_waits_for)
+{
+	char *ini = tu_fmt("%s/vm.ini", tmp);
+	char *plugdir = tu_fmt("%s/plugins", tmp);
+	char *cmd = tu_fmt("mkdir -p '%s' && cp '%s/tests/plugins/.libs/sink.so' "
+			   "'%s/tests/plugins/.libs/recorder.so' '%s'", plugdir, tu_builddir(),
+			   tu_builddir(), plugdir);
+	char *text = tu_fmt("[plugins]\npath = plugins\n[boot]\nflat = %s/tests/guests/spin.bin\n"
+			    "[devices/sink/0]\niobase = 0x500\n"
+			    "[devices/trec/0]\nluns = 0\nasync_ms = 2500\n", tu_builddir());
+	struct result r;
+
+	ck_assert_int_eq(system(cmd), 0);
+	tu_write_file(ini, text);
+	/* Its power-off completes 2.5 s later: the wait is logged at 1 and 2 s, then its length. */
+	r = modvm("-> running", (const char *[]){ "run", "--log", "warn,vm=debug", ini, NULL });
+	ck_assert_msg(r.status == 0, "status %d: %s", r.status, r.err);
+	ck_assert_msg(strstr(r.err, "power-off: still waiting for 'trec#0' after 1 s") &&
+		      strstr(r.err, "power-off: still waiting for 'trec#0' after 2 s") &&
+		      !strstr(r.err, "after 4 s") &&
+		      strstr(r.err, "'trec#0' took 2.") && strstr(r.err, " s to complete its power-off notification"),
+		      "%s", r.err);
+	result_release(&r);
+	free(ini); free(plugdir); free(cmd); free(text);
+}
+END_TEST
+
 START_TEST(startup_errors_exit_2_and_name_the_cause)
 {
 	char *ini = tu_fmt("%s/vm.ini", tmp);
@@ -359,6 +386,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, console_input_reaches_the_guest);
 	tcase_add_test(tc, sigterm_powers_the_vm_off_and_exits_0);
 	tcase_add_test(tc, startup_errors_exit_2_and_name_the_cause);
+	tcase_add_test(tc, slow_power_off_logs_whom_it_waits_for);
 #endif
 	suite_add_tcase(s, tc);
 	return s;
