@@ -15,7 +15,10 @@
 #include <unistd.h>
 
 #include "tests/testutil.h"
-#include "vmm/vm.h"
+#include <pthread.h>
+#include <sys/resource.h>
+
+#include "vmm/vcpu.h"
 
 static char *tmp, *log_path;
 static struct pdm_registry registry;
@@ -295,6 +298,121 @@ START_TEST(timings_are_kept_per_instance)
 }
 END_TEST
 
+/* ---- requests during a suspend, CPU while suspended, worker threads ---- */
+
+static void *suspend_in_background(void *arg)
+{
+	*(int *)arg = vm_suspend(vm, NULL);
+	return NULL;
+}
+
+static int record_state(struct vm *v, void *arg)
+{
+	*(enum pdm_vm_state *)arg = vm_state(v);
+	return 0;
+}
+
+START_TEST(only_priority_requests_are_served_while_emt0_waits)
+{
+	enum pdm_vm_state at_priority = PDM_VM_INVALID, at_normal = PDM_VM_INVALID;
+	pthread_t thread;
+	int status = -1;
+
+	create_vm(2, "spin", "[devices/sink/0]\niobase = 0x500\n"
+			     "[devices/trec/0]\nluns = 0\nasync_ms = 600\n");
+	ck_assert_int_eq(vm_power_on(vm, NULL), 0);
+	ck_assert_int_eq(pthread_create(&thread, NULL, suspend_in_background, &status), 0);
+	usleep(150000);                 /* EMT 0 is now waiting for trec#0 */
+	ck_assert_int_eq(vm_state(vm), PDM_VM_SUSPENDING);
+	/* A priority request runs in the middle of the round; a normal one after it. */
+	ck_assert_int_eq(vm_req_call(vm, 0, VM_REQ_PRIORITY, 5000, record_state, &at_priority), 0);
+	ck_assert_int_eq(at_priority, PDM_VM_SUSPENDING);
+	ck_assert_int_eq(vm_req_call(vm, 0, 0, 5000, record_state, &at_normal), 0);
+	ck_assert_int_eq(at_normal, PDM_VM_SUSPENDED);
+	pthread_join(thread, NULL);
+	ck_assert_int_eq(status, 0);
+}
+END_TEST
+
+START_TEST(request_timeout_returns_and_the_request_still_runs)
+{
+	enum pdm_vm_state at = PDM_VM_INVALID;
+	pthread_t thread;
+	int status = -1;
+
+	create_vm(1, "spin", "[devices/sink/0]\niobase = 0x500\n"
+			     "[devices/trec/0]\nluns = 0\nasync_ms = 400\n");
+	ck_assert_int_eq(vm_power_on(vm, NULL), 0);
+	ck_assert_int_eq(pthread_create(&thread, NULL, suspend_in_background, &status), 0);
+	usleep(100000);
+	ck_assert_int_eq(vm_req_call(vm, 0, 0, 50, record_state, &at), PDM_ERR_TIMEOUT);
+	pthread_join(thread, NULL);
+	/* Served after the suspend; a waited call behind it proves the order. */
+	ck_assert_int_eq(vm_req_call(vm, 0, 0, -1, record_state, &at), 0);
+	ck_assert_int_eq(at, PDM_VM_SUSPENDED);
+}
+END_TEST
+
+static double cpu_seconds(void)
+{
+	struct rusage usage;
+
+	getrusage(RUSAGE_SELF, &usage);
+	return (double)usage.ru_utime.tv_sec + (double)usage.ru_utime.tv_usec / 1e6 +
+	       (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec / 1e6;
+}
+
+START_TEST(a_suspended_vm_uses_no_cpu)
+{
+	double before;
+
+	create_vm(4, "spin", "[devices/sink/0]\niobase = 0x500\n");
+	ck_assert_int_eq(vm_power_on(vm, NULL), 0);
+	ck_assert_int_eq(vm_suspend(vm, NULL), 0);
+	before = cpu_seconds();
+	sleep(1);
+	/* 4 EMTs busy-waiting would burn 1-2 s of CPU here (2 cores); sleeping ones none. */
+	ck_assert_double_lt(cpu_seconds() - before, 0.1);
+	ck_assert_int_eq(vm_resume(vm, NULL), 0);
+}
+END_TEST
+
+START_TEST(worker_threads_stop_with_suspend_and_run_after_resume)
+{
+	struct err err = { 0 };
+
+	create_vm(1, "spin", "[devices/sink/0]\niobase = 0x500\n"
+			     "[devices/trec/0]\n[devices/trec/0/lun0]\ndriver = tlink\nlog = @LOG@\nthread = yes\n");
+	ck_assert_int_eq(vm_power_on(vm, &err), 0);
+	for (int i = 0; i < 500; i++) {
+		char *text = events();
+		bool is_running = strstr(text, "thread-run") != NULL;
+
+		free(text);
+		if (is_running)
+			break;
+		usleep(10000);
+	}
+	ck_assert_int_eq(vm_suspend(vm, &err), 0);
+	clear_events();
+	ck_assert_int_eq(vm_resume(vm, &err), 0);
+	for (int i = 0; i < 500; i++) {
+		char *text = events();
+		bool is_running = strstr(text, "thread-run") != NULL;
+
+		free(text);
+		if (is_running)
+			break;
+		usleep(10000);
+	}
+	assert_events("resume trec#0/lun0/tlink\nthread-run trec#0/lun0/tlink\n");
+	clear_events();
+	ck_assert_int_eq(vm_suspend(vm, &err), 0);
+	/* suspend returns once the thread has parked, after every callback */
+	assert_events("suspend trec#0/lun0/tlink\nthread-stop trec#0/lun0/tlink\n");
+}
+END_TEST
+
 /* ---- runtime errors ---- */
 
 struct errors {
@@ -487,6 +605,10 @@ static Suite *power_suite(void)
 	tcase_add_test(tc, async_device_completes_from_its_worker);
 	tcase_add_test(tc, driver_completes_from_a_foreign_thread);
 	tcase_add_test(tc, timings_are_kept_per_instance);
+	tcase_add_test(tc, only_priority_requests_are_served_while_emt0_waits);
+	tcase_add_test(tc, request_timeout_returns_and_the_request_still_runs);
+	tcase_add_test(tc, a_suspended_vm_uses_no_cpu);
+	tcase_add_test(tc, worker_threads_stop_with_suspend_and_run_after_resume);
 	tcase_add_test(tc, runtime_errors_reach_observers_and_act_by_kind);
 	tcase_add_test(tc, guest_resets_through_the_i8042);
 	tcase_add_test(tc, guest_reset_powers_off_with_on_reset_poweroff);
