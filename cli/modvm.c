@@ -1,5 +1,5 @@
 /*
- * cli/modvm.c - the `modvm` command: run, check, plugins.
+ * cli/modvm.c - the `modvm` command: run, check, plugins, ctl.
  *
  * The only place that exits the process. Exit statuses of `modvm run`:
  *   0                the VM was powered off normally
@@ -7,6 +7,8 @@
  *   2                the VM could not be started (usage, config, plugin or KVM error)
  *   4                the VM failed while running (guru meditation, fatal device error)
  * `modvm check` exits 0 when the file is clean, 1 when it has problems, 2 on usage.
+ * `modvm ctl` exits 0 when done, 1 when the VM refused, 2 when the socket cannot be
+ * reached (or on usage).
  */
 #include "config.h"
 
@@ -20,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/control.h"
 #include "config/config.h"
 #include "pdm/pdm.h"
 #include "util/log.h"
@@ -33,6 +36,8 @@ struct cli {
 	const char *overrides[CLI_MAX_OVERRIDES];
 	int override_count;
 	int verbosity;
+	const char *control_path;   /* run --control */
+	bool has_devices;           /* ctl status --devices */
 };
 
 /*
@@ -66,11 +71,17 @@ static void cli_usage(FILE *out)
 		"usage: modvm [options] run FILE       run the VM that FILE describes\n"
 		"       modvm [options] check FILE     report every problem in FILE, run nothing\n"
 		"       modvm [options] plugins [FILE] list the plugins found and what they offer\n"
+		"       modvm ctl PATH CMD             control the VM served at PATH: CMD is\n"
+		"                                      status [--devices], pause, resume, reset,\n"
+		"                                      poweroff, or qmp JSON (one raw QMP command)\n"
 		"\n"
 		"options:\n"
 		"  -o, --set PATH/KEY=VALUE  override a config value (repeatable),\n"
 		"                            e.g. -o vm/memory=64M -o devices/serial/0/iobase=0x2f8\n"
 		"  -v, --verbose             more log output (repeat for debug)\n"
+		"      --control PATH        run: serve a QMP control socket at PATH (mode 0600)\n"
+		"      --devices             ctl status: add each device's and driver's last\n"
+		"                            power notification times\n"
 		"      --log FILTER          log filter, e.g. 'info' or 'warn,pdm=debug'\n"
 		"  -h, --help                this help\n"
 		"      --version             the version and plugin ABI\n"
@@ -196,6 +207,7 @@ static int cli_run(struct cli *cli, const char *file)
 	struct cfg_diag diag;
 	struct cli_signals signals = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct timespec zero = { 0, 0 };
+	struct control *control = NULL;
 	struct vm *vm = NULL;
 	enum pdm_vm_state state;
 	sigset_t set, old;
@@ -230,9 +242,19 @@ static int cli_run(struct cli *cli, const char *file)
 		cli_print_diag(&diag);
 		goto out_thread;
 	}
-	if (vm_create(tree, &registry, &vm, &err)) {
+	/* The socket path first: a taken one stops us before any device opens a file. */
+	if (cli->control_path && control_open(&control, cli->control_path, &err)) {
 		fprintf(stderr, "modvm: %s\n", err.msg);
 		goto out_thread;
+	}
+	if (vm_create(tree, &registry, &vm, &err)) {
+		fprintf(stderr, "modvm: %s\n", err.msg);
+		goto out_vm;
+	}
+	/* Before power-on: a client may watch the VM from its first instruction. */
+	if (control && control_start(control, vm, &err)) {
+		fprintf(stderr, "modvm: %s\n", err.msg);
+		goto out_vm;
 	}
 	cli_signals_set_vm(&signals, vm);
 	if (vm_power_on(vm, &err)) {
@@ -253,6 +275,8 @@ static int cli_run(struct cli *cli, const char *file)
 		rc = vm_exit_status(vm) >= 0 ? vm_exit_status(vm) & 0xff : 0;
 	}
 out_vm:
+	/* The VM is off (or was never made): answer what is in flight, close, remove. */
+	control_close(control);
 	cli_signals_set_vm(&signals, NULL);
 	vm_destroy(vm);
 out_thread:
@@ -343,6 +367,8 @@ int main(int argc, char **argv)
 		{ "log", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "control", required_argument, NULL, 'C' },
+		{ "devices", no_argument, NULL, 'D' },
 		{ 0 }
 	};
 	struct cli cli = { 0 };
@@ -369,6 +395,12 @@ int main(int argc, char **argv)
 			break;
 		case 'L':
 			log_filter = optarg;
+			break;
+		case 'C':
+			cli.control_path = optarg;
+			break;
+		case 'D':
+			cli.has_devices = true;
 			break;
 		case 'h':
 			cli_usage(stdout);
@@ -397,6 +429,23 @@ int main(int argc, char **argv)
 		return EXIT_START_FAILED;
 	}
 	cmd = argv[optind++];
+	if (cli.control_path && strcmp(cmd, "run")) {
+		fprintf(stderr, "modvm: --control is an option of 'run'\n");
+		return EXIT_START_FAILED;
+	}
+	if (!strcmp(cmd, "ctl")) {
+		if (argc - optind != 2 && argc - optind != 3) {
+			fprintf(stderr, "modvm: 'ctl' takes PATH CMD (and JSON for qmp)\n");
+			cli_usage(stderr);
+			return EXIT_START_FAILED;
+		}
+		return ctl_main(argv[optind], argv[optind + 1],
+				argc - optind == 3 ? argv[optind + 2] : NULL, cli.has_devices);
+	}
+	if (cli.has_devices) {
+		fprintf(stderr, "modvm: --devices is an option of 'ctl PATH status'\n");
+		return EXIT_START_FAILED;
+	}
 	if (!strcmp(cmd, "plugins") && argc - optind <= 1)
 		return cli_plugins(&cli, optind < argc ? argv[optind] : NULL);
 	if (argc - optind != 1) {

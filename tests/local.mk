@@ -73,3 +73,10 @@ check-valgrind:
 	VALGRIND_TOOL=drd $(MAKE) $(AM_MAKEFLAGS) check TESTS='$(THREADED_TESTS)' \
 		LOG_COMPILER='$(abs_top_srcdir)/tests/valgrind.sh' TEST_SUITE_LOG=test-suite-drd.log
 .PHONY: check-valgrind
+
+# The control socket: a guest that keeps running (examples/hello-loop.ini runs it too),
+# and a threaded suite for drd.
+TEST_GUESTS += tests/guests/loop.bin
+EXTRA_DIST += tests/guests/loop.S
+THREADED_TESTS += cli/control_test
+tests/guests/loop.bin: tests/guests/guest.h tests/guests/puts.inc

@@ -442,6 +442,16 @@ static void emt_run_guest(struct vcpu *vcpu)
 
 int vcpu_reset(struct vcpu *vcpu, struct err *err)
 {
+	/*
+	 * An exit for port I/O or MMIO may still be pending in KVM (an IN's result is
+	 * written back on the next entry). The KVM API wants it completed before the
+	 * registers change: enter once with immediate_exit, which finishes it and returns.
+	 */
+	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (ioctl(vcpu->fd, KVM_RUN, 0) == 0 || (errno != EINTR && errno != EAGAIN))
+		log_debug("emt", "vCPU %u: completing pending I/O before reset: unexpected return",
+			  vcpu->id);
+	emt_consume_kick(vcpu);
 	if (ioctl(vcpu->fd, KVM_SET_SREGS, &vcpu->reset_sregs) < 0 ||
 	    ioctl(vcpu->fd, KVM_SET_REGS, &vcpu->reset_regs) < 0 ||
 	    ioctl(vcpu->fd, KVM_SET_FPU, &vcpu->reset_fpu) < 0 ||
