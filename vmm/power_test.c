@@ -511,6 +511,24 @@ START_TEST(guest_reset_powers_off_with_on_reset_poweroff)
 }
 END_TEST
 
+START_TEST(reset_during_port_reads_restarts_the_guest_cleanly)
+{
+	uint16_t boots = 0;
+	struct err err = { 0 };
+
+	create_vm(2, "inloop", "[devices/sink/0]\niobase = 0x500\n");
+	ck_assert_int_eq(vm_power_on(vm, &err), 0);
+	for (int i = 0; i < 30; i++) {
+		usleep(2000);
+		ck_assert_msg(vm_reset(vm, &err) == 0, "%s", err.msg);
+	}
+	usleep(20000);
+	ck_assert_int_eq(vm_suspend(vm, &err), 0);
+	ck_assert_int_eq(mem_read(&vm->mem, 0x18000, &boots, sizeof(boots)), 0);
+	ck_assert_int_eq(boots, 31);    /* the first boot and one per reset, none skipped */
+}
+END_TEST
+
 /* ---- stress ---- */
 
 /* Where line (a whole line) first stands in text, or NULL; *count gets how often. */
@@ -611,6 +629,7 @@ static Suite *power_suite(void)
 	tcase_add_test(tc, worker_threads_stop_with_suspend_and_run_after_resume);
 	tcase_add_test(tc, runtime_errors_reach_observers_and_act_by_kind);
 	tcase_add_test(tc, guest_resets_through_the_i8042);
+	tcase_add_test(tc, reset_during_port_reads_restarts_the_guest_cleanly);
 	tcase_add_test(tc, guest_reset_powers_off_with_on_reset_poweroff);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(stress, setup, teardown);
