@@ -1,1 +1,2 @@
 EXTRA_DIST += bench/exit-dispatch bench/rawkvm.c bench/README.md
+EXTRA_DIST += bench/pause-resume bench/qmp-rtt.c

@@ -6,6 +6,7 @@
  * if the VM is RUNNING, one KVM_RUN; otherwise it sleeps until kicked.
  */
 #include <errno.h>
+#include <sched.h>
 #include <time.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -78,12 +79,22 @@ static void emt_req_unref(struct vm_req *req)
 
 static void emt_complete_request(struct vm_req *req, int status)
 {
+	bool is_outside_waiter = req->done_lock == &req->own_lock;
+
 	if (req->done_lock) {
 		pthread_mutex_lock(req->done_lock);
 		req->status = status;
 		req->is_done = true;
 		pthread_cond_broadcast(req->done_cond);
 		pthread_mutex_unlock(req->done_lock);
+		/*
+		 * The waiter (a control client, the CLI) may have been woken on this CPU; this
+		 * EMT is about to re-enter a guest that may spin, and a guest is not always
+		 * preempted at once for a woken thread (seen on nested KVM: the reply then
+		 * waits for the next scheduler tick). Let it run first.
+		 */
+		if (is_outside_waiter)
+			sched_yield();
 	} else if (status) {
 		log_debug("emt", "request failed: %s", pdm_status_message(status));
 	}
@@ -250,12 +261,25 @@ int vm_req_call(struct vm *vm, unsigned cpu, unsigned flags, int timeout_ms, vm_
 
 /* ---- rendezvous ---- */
 
-/* Runs this EMT's part of the active rendezvous; returns the merged status. */
+static void emt_rendezvous_wake_all(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->cpu_count; i++)
+		pthread_cond_signal(&vm->rdv.emt_cond[i]);
+}
+
+/*
+ * Runs this EMT's part of the active rendezvous; returns the merged status. Each EMT
+ * sleeps on its own condition and is woken only when it can go on: when the last one
+ * arrives (all, or in an ordered rendezvous the first in turn), when the EMT before
+ * it finishes its turn, and when the last one is done. Broadcasting every step would
+ * wake every EMT to fight over the lock, N times over.
+ */
 static int emt_rendezvous_arrive(struct vcpu *vcpu)
 {
 	struct vm *vm = vcpu->vm;
 	struct vm_rendezvous *rdv = &vm->rdv;
-	bool is_mine;
+	pthread_cond_t *mine = &rdv->emt_cond[vcpu->id];
+	bool is_ordered, is_mine;
 	int status;
 
 	pthread_mutex_lock(&rdv->lock);
@@ -264,25 +288,17 @@ static int emt_rendezvous_arrive(struct vcpu *vcpu)
 		pthread_mutex_unlock(&rdv->lock);
 		return 0;
 	}
-	if (++rdv->arrived == vm->cpu_count)
-		pthread_cond_broadcast(&rdv->cond);
-	while (rdv->arrived < vm->cpu_count)
-		pthread_cond_wait(&rdv->cond, &rdv->lock);
-
-	switch (rdv->type) {
-	case VM_RDV_ONCE:
-		is_mine = vcpu->id == rdv->caller;
-		break;
-	case VM_RDV_ASCENDING:
-	case VM_RDV_DESCENDING:
-		while (rdv->turn != (int)vcpu->id)
-			pthread_cond_wait(&rdv->cond, &rdv->lock);
-		is_mine = true;
-		break;
-	default:
-		is_mine = true;
-		break;
+	is_ordered = rdv->type == VM_RDV_ASCENDING || rdv->type == VM_RDV_DESCENDING;
+	if (++rdv->arrived == vm->cpu_count) {
+		if (is_ordered)
+			pthread_cond_signal(&rdv->emt_cond[rdv->turn]);
+		else
+			emt_rendezvous_wake_all(vm);
 	}
+	while (rdv->arrived < vm->cpu_count || (is_ordered && rdv->turn != (int)vcpu->id))
+		pthread_cond_wait(mine, &rdv->lock);
+
+	is_mine = rdv->type != VM_RDV_ONCE || vcpu->id == rdv->caller;
 	if (is_mine && !(rdv->status && (rdv->flags & VM_RDV_F_STOP_ON_ERROR))) {
 		pthread_mutex_unlock(&rdv->lock);
 		status = rdv->fn(vm, vcpu, rdv->arg);
@@ -294,12 +310,15 @@ static int emt_rendezvous_arrive(struct vcpu *vcpu)
 		rdv->turn++;
 	else if (rdv->type == VM_RDV_DESCENDING)
 		rdv->turn--;
-	if (++rdv->left == vm->cpu_count)
+	if (++rdv->left == vm->cpu_count) {
 		rdv->is_active = false;
-	pthread_cond_broadcast(&rdv->cond);
+		emt_rendezvous_wake_all(vm);
+	} else if (is_ordered) {
+		pthread_cond_signal(&rdv->emt_cond[rdv->turn]);
+	}
 	/* Leave together, so that no EMT runs guest code while another is still inside. */
 	while (rdv->is_active)
-		pthread_cond_wait(&rdv->cond, &rdv->lock);
+		pthread_cond_wait(mine, &rdv->lock);
 	/* The next rendezvous waits for every EMT to have read this one's status. */
 	status = rdv->status;
 	if (++rdv->departed == vm->cpu_count)

@@ -91,7 +91,8 @@ typedef int (*vm_rdv_fn)(struct vm *vm, struct vcpu *vcpu, void *arg);
 
 struct vm_rendezvous {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond;        /* a new rendezvous waits here for the last to leave */
+	pthread_cond_t *emt_cond;   /* one per EMT: each is woken only when it has work */
 	bool is_active;
 	bool is_terminating;        /* emt_stop began: no new rendezvous */
 	uint64_t generation;

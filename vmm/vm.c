@@ -581,6 +581,13 @@ int vm_create(struct cfg_tree *tree, struct pdm_registry *registry, struct vm **
 	if (status)
 		goto fail;
 	vm->rdv.departed = vm->cpu_count;         /* idle: nobody is inside */
+	vm->rdv.emt_cond = calloc(vm->cpu_count, sizeof(*vm->rdv.emt_cond));
+	if (!vm->rdv.emt_cond) {
+		status = err_set(err, PDM_ERR_NO_MEMORY, "out of memory");
+		goto fail;
+	}
+	for (unsigned i = 0; i < vm->cpu_count; i++)
+		pthread_cond_init(&vm->rdv.emt_cond[i], NULL);
 	vm->vcpus = calloc(vm->cpu_count, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
 		status = err_set(err, PDM_ERR_NO_MEMORY, "out of memory");
@@ -668,6 +675,9 @@ void vm_destroy(struct vm *vm)
 		vm->observers = next;
 	}
 	free(vm->vcpus);
+	for (unsigned i = 0; vm->rdv.emt_cond && i < vm->cpu_count; i++)
+		pthread_cond_destroy(&vm->rdv.emt_cond[i]);
+	free(vm->rdv.emt_cond);
 	pthread_mutex_destroy(&vm->rdv.lock);
 	pthread_cond_destroy(&vm->rdv.cond);
 	pthread_mutex_destroy(&vm->state_lock);
