@@ -517,8 +517,13 @@ static void control_vm_result(struct control_answer *answer, int status, const s
 		answer->ret = json_object_new_object();
 }
 
-static void control_cmd_stop(struct control_client *client, struct json_object *args,
-			     struct control_answer *answer)
+/*
+ * stop and cont: as in QEMU, asking for the state the VM is already in succeeds and
+ * does nothing; so does losing the race to another client asking for the same.
+ */
+static void control_toward(struct control_client *client, struct json_object *args,
+			   struct control_answer *answer, enum pdm_vm_state goal,
+			   int (*op)(struct vm *vm, struct err *err))
 {
 	struct err err = { 0 };
 	struct vm *vm = client->control->vm;
@@ -526,30 +531,22 @@ static void control_cmd_stop(struct control_client *client, struct json_object *
 
 	if (!control_check_args(args, control_no_args, answer))
 		return;
-	/*
-	 * As in QEMU, stopping a stopped VM succeeds and does nothing; so does losing the
-	 * race to another client's stop.
-	 */
-	status = vm_state(vm) == PDM_VM_SUSPENDED ? 0 : vm_suspend(vm, &err);
-	if (status && vm_state(vm) == PDM_VM_SUSPENDED)
+	status = vm_state(vm) == goal ? 0 : op(vm, &err);
+	if (status && vm_state(vm) == goal)
 		status = 0;
 	control_vm_result(answer, status, &err);
+}
+
+static void control_cmd_stop(struct control_client *client, struct json_object *args,
+			     struct control_answer *answer)
+{
+	control_toward(client, args, answer, PDM_VM_SUSPENDED, vm_suspend);
 }
 
 static void control_cmd_cont(struct control_client *client, struct json_object *args,
 			     struct control_answer *answer)
 {
-	struct err err = { 0 };
-	struct vm *vm = client->control->vm;
-	int status;
-
-	if (!control_check_args(args, control_no_args, answer))
-		return;
-	/* Likewise, continuing a running VM does nothing. */
-	status = vm_state(vm) == PDM_VM_RUNNING ? 0 : vm_resume(vm, &err);
-	if (status && vm_state(vm) == PDM_VM_RUNNING)
-		status = 0;
-	control_vm_result(answer, status, &err);
+	control_toward(client, args, answer, PDM_VM_RUNNING, vm_resume);
 }
 
 static void control_cmd_system_reset(struct control_client *client, struct json_object *args,

@@ -25,6 +25,7 @@
 #include <json-c/json.h>
 
 #include "cli/control.h"
+#include "tests/registry.h"
 #include "tests/testutil.h"
 
 #define WAIT_MS 30000               /* generous: the suites also run under valgrind */
@@ -43,31 +44,17 @@ static struct control *control;
 
 static void setup(void)
 {
-	char *builtin = tu_fmt("%s/plugins/.libs", tu_builddir());
-	char *recorder = tu_fmt("%s/tests/plugins/.libs/recorder.so", tu_builddir());
-	const char *dirs[] = { builtin };
-	struct err err = { 0 };
-
 	signal(SIGPIPE, SIG_IGN);
 	tmp = tu_tmpdir();
 	sock = tu_fmt("%s/vm.sock", tmp);
-	pdm_registry_init(&registry);
-	ck_assert_msg(pdm_registry_load_dirs(&registry, dirs, 1, &err) == 0, "%s", err.msg);
-	ck_assert_msg(pdm_registry_load(&registry, recorder, &err) == 0, "%s", err.msg);
-	free(builtin);
-	free(recorder);
+	tu_load_registry(&registry);
 }
 
 static void teardown(void)
 {
 	control_close(control);
 	control = NULL;
-	/*
-	 * trec completes an asynchronous power-off from its worker thread, and worker
-	 * threads do not run while the VM is suspended: resume first.
-	 */
-	if (vm && vm_state(vm) == PDM_VM_SUSPENDED)
-		vm_resume(vm, NULL);
+	/* Powered off from wherever the test left it (a suspended trec is quiesced). */
 	vm_destroy(vm);
 	vm = NULL;
 	cfg_free(tree);

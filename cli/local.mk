@@ -16,6 +16,7 @@ installcheck-local:
 check_PROGRAMS += cli/control_test
 TESTS += cli/control_test
 cli_control_test_SOURCES = cli/control_test.c cli/control.c cli/control.h \
+	tests/registry.c tests/registry.h \
 	tests/testutil.c tests/testutil.h
 cli_control_test_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(CHECK_CFLAGS)
 cli_control_test_LDADD = $(CORE_LIBS) $(JSONC_LIBS) $(CHECK_LIBS)

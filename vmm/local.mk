@@ -6,13 +6,14 @@ CORE_LIBS = vmm/libvmm.a pdm/libpdm.a config/libconfig.a util/libutil.a $(INIPAR
 
 check_PROGRAMS += vmm/vmm_test
 TESTS += vmm/vmm_test
-vmm_vmm_test_SOURCES = vmm/vmm_test.c tests/testutil.c tests/testutil.h
+vmm_vmm_test_SOURCES = vmm/vmm_test.c tests/testutil.c tests/testutil.h tests/registry.c tests/registry.h
 vmm_vmm_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 vmm_vmm_test_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
 
 check_PROGRAMS += vmm/emt_test vmm/iom_test
 TESTS += vmm/emt_test vmm/iom_test
-vmm_emt_test_SOURCES = vmm/emt_test.c tests/testutil.c tests/testutil.h
+vmm_emt_test_SOURCES = vmm/emt_test.c tests/testutil.c tests/testutil.h tests/registry.c \
+	tests/registry.h
 vmm_emt_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 vmm_emt_test_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
 vmm_iom_test_SOURCES = vmm/iom_test.c
@@ -21,7 +22,8 @@ vmm_iom_test_LDADD = vmm/libvmm.a util/libutil.a $(CHECK_LIBS)
 
 check_PROGRAMS += vmm/power_test
 TESTS += vmm/power_test
-vmm_power_test_SOURCES = vmm/power_test.c tests/testutil.c tests/testutil.h
+vmm_power_test_SOURCES = vmm/power_test.c tests/testutil.c tests/testutil.h tests/registry.c \
+	tests/registry.h
 vmm_power_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 vmm_power_test_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/registry.h"
 #include "tests/testutil.h"
 #include "vmm/vm.h"
 
@@ -21,17 +22,8 @@ static struct cfg_tree *tree;
 
 static void setup(void)
 {
-	char *builtin = tu_fmt("%s/plugins/.libs", tu_builddir());
-	char *sink = tu_fmt("%s/tests/plugins/.libs/sink.so", tu_builddir());
-	const char *dirs[] = { builtin };
-	struct err err = { 0 };
-
 	tmp = tu_tmpdir();
-	pdm_registry_init(&registry);
-	ck_assert_msg(pdm_registry_load_dirs(&registry, dirs, 1, &err) == 0, "%s", err.msg);
-	ck_assert_msg(pdm_registry_load(&registry, sink, &err) == 0, "%s", err.msg);
-	free(builtin);
-	free(sink);
+	tu_load_registry(&registry);
 }
 
 static void teardown(void)
