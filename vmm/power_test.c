@@ -366,6 +366,21 @@ START_TEST(a_suspended_vm_uses_no_cpu)
 }
 END_TEST
 
+/* Waits (5 s at most) until the event log holds needle. */
+static bool wait_for_event(const char *needle)
+{
+	for (int i = 0; i < 500; i++) {
+		char *text = events();
+		bool is_there = strstr(text, needle) != NULL;
+
+		free(text);
+		if (is_there)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
 START_TEST(worker_threads_stop_with_suspend_and_run_after_resume)
 {
 	struct err err = { 0 };
@@ -373,27 +388,11 @@ START_TEST(worker_threads_stop_with_suspend_and_run_after_resume)
 	create_vm(1, "spin", "[devices/sink/0]\niobase = 0x500\n"
 			     "[devices/trec/0]\n[devices/trec/0/lun0]\ndriver = tlink\nlog = @LOG@\nthread = yes\n");
 	ck_assert_int_eq(vm_power_on(vm, &err), 0);
-	for (int i = 0; i < 500; i++) {
-		char *text = events();
-		bool is_running = strstr(text, "thread-run") != NULL;
-
-		free(text);
-		if (is_running)
-			break;
-		usleep(10000);
-	}
+	ck_assert(wait_for_event("thread-run"));
 	ck_assert_int_eq(vm_suspend(vm, &err), 0);
 	clear_events();
 	ck_assert_int_eq(vm_resume(vm, &err), 0);
-	for (int i = 0; i < 500; i++) {
-		char *text = events();
-		bool is_running = strstr(text, "thread-run") != NULL;
-
-		free(text);
-		if (is_running)
-			break;
-		usleep(10000);
-	}
+	ck_assert(wait_for_event("thread-run"));
 	assert_events("resume trec#0/lun0/tlink\nthread-run trec#0/lun0/tlink\n");
 	clear_events();
 	ck_assert_int_eq(vm_suspend(vm, &err), 0);
