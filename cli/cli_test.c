@@ -195,8 +195,8 @@ START_TEST(plugins_lists_modules_types_and_keys)
 	struct result r = modvm(NULL, (const char *[]){ "plugins", NULL });
 
 	ck_assert_msg(r.status == 0, "%s", r.err);
-	ck_assert_ptr_nonnull(strstr(r.out, "core plugin ABI 1.1"));
-	ck_assert_ptr_nonnull(strstr(r.out, "serial.so (ABI 1.1)"));
+	ck_assert_ptr_nonnull(strstr(r.out, "core plugin ABI 1.2"));
+	ck_assert_ptr_nonnull(strstr(r.out, "serial.so (ABI 1.2)"));
 	ck_assert_ptr_nonnull(strstr(r.out, "device serial:"));
 	ck_assert_ptr_nonnull(strstr(r.out, "device debug-exit:"));
 	ck_assert_ptr_nonnull(strstr(r.out, "driver char:"));
@@ -223,7 +223,7 @@ START_TEST(usage_errors_exit_2)
 	result_release(&r);
 	r = modvm(NULL, (const char *[]){ "--version", NULL });
 	ck_assert_int_eq(r.status, 0);
-	ck_assert_ptr_nonnull(strstr(r.out, "plugin ABI 1.1"));
+	ck_assert_ptr_nonnull(strstr(r.out, "plugin ABI 1.2"));
 	result_release(&r);
 }
 END_TEST

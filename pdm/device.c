@@ -526,6 +526,41 @@ static int pdm_dev_runtime_error(struct pdm_dev_ins *ins, enum pdm_runtime_error
 	return status;
 }
 
+/* ---- ABI 1.2 ---- */
+
+/* The end of the record as ABI 1.2 defined it: no caller may pass less. */
+#define PDM_MACHINE_INFO_SIZE_1_2 \
+	(offsetof(struct pdm_machine_info, start_time_ns) + sizeof(uint64_t))
+
+static int pdm_dev_machine_info(struct pdm_dev_ins *ins, struct pdm_machine_info *info)
+{
+	const struct pdm_host *host = pdm_dev_of(ins)->pdm->host;
+	struct pdm_machine_info full = { .cmdline = "", .vm_name = "" };
+	size_t caller_size, size;
+
+	if (!info)
+		return pdm_dev_error(ins, PDM_ERR_INVALID_ARG, "machine_info: no record");
+	if (info->size < PDM_MACHINE_INFO_SIZE_1_2)
+		return pdm_dev_error(ins, PDM_ERR_INVALID_ARG,
+				     "machine_info: record size %u is below the %zu bytes of ABI 1.2",
+				     info->size, PDM_MACHINE_INFO_SIZE_1_2);
+	if (host && host->machine_info)
+		host->machine_info(host->ctx, &full);
+	/*
+	 * A caller built against an older minor gets the members it knows; one built
+	 * against a newer minor reads zeros in those the core does not know, and size
+	 * tells it where the core's record ended.
+	 */
+	caller_size = info->size;
+	size = caller_size < sizeof(full) ? caller_size : sizeof(full);
+	memcpy(info, &full, size);
+	if (caller_size > size)
+		memset((char *)info + size, 0, caller_size - size);
+	info->version = PDM_ABI_VERSION;
+	info->size = (uint32_t)size;
+	return 0;
+}
+
 const struct pdm_dev_hlp pdm_dev_hlp = {
 	.version = PDM_ABI_VERSION,
 	.size = sizeof(struct pdm_dev_hlp),
@@ -552,4 +587,5 @@ const struct pdm_dev_hlp pdm_dev_hlp = {
 	.vm_request_reset = pdm_dev_vm_request_reset,
 	.vm_request_suspend = pdm_dev_vm_request_suspend,
 	.runtime_error = pdm_dev_runtime_error,
+	.machine_info = pdm_dev_machine_info,
 };

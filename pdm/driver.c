@@ -257,6 +257,25 @@ static int pdm_drv_runtime_error(struct pdm_drv_ins *ins, enum pdm_runtime_error
 	return status;
 }
 
+/* ---- ABI 1.2 ---- */
+
+static int pdm_drv_vm_request_poweroff(struct pdm_drv_ins *ins, int exit_status)
+{
+	const struct pdm_host *host = pdm_drv_of(ins)->pdm->host;
+
+	log_debug(ins->name, "requests power-off (exit status %d)", exit_status);
+	return host && host->request_poweroff ? host->request_poweroff(host->ctx, exit_status) :
+	       PDM_ERR_NOT_SUPPORTED;
+}
+
+static int pdm_drv_vm_request_reset(struct pdm_drv_ins *ins)
+{
+	const struct pdm_host *host = pdm_drv_of(ins)->pdm->host;
+
+	log_debug(ins->name, "requests a reset");
+	return host && host->request_reset ? host->request_reset(host->ctx) : PDM_ERR_NOT_SUPPORTED;
+}
+
 const struct pdm_drv_hlp pdm_drv_hlp = {
 	.version = PDM_ABI_VERSION,
 	.size = sizeof(struct pdm_drv_hlp),
@@ -273,4 +292,6 @@ const struct pdm_drv_hlp pdm_drv_hlp = {
 	.set_async_notification = pdm_drv_set_async_notification,
 	.async_notification_completed = pdm_drv_async_notification_completed,
 	.runtime_error = pdm_drv_runtime_error,
+	.vm_request_poweroff = pdm_drv_vm_request_poweroff,
+	.vm_request_reset = pdm_drv_vm_request_reset,
 };

@@ -108,6 +108,11 @@ struct pdm_host {
 	 * serves its priority requests there. May be NULL.
 	 */
 	void (*serve_priority)(void *ctx);
+	/*
+	 * Fills every member of the core's struct pdm_machine_info but version and size
+	 * (the device helper sizes the record for its caller). Any thread. May be NULL.
+	 */
+	void (*machine_info)(void *ctx, struct pdm_machine_info *info);
 };
 
 struct pdm_device;

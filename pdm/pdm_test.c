@@ -106,7 +106,7 @@ START_TEST(wrong_abi_major_is_refused_before_any_code_runs)
 	/* The module's ELF constructor calls abort(): reaching the asserts proves it never ran. */
 	ck_assert_int_eq(pdm_registry_load(&registry, path, &err), PDM_ERR_ABI);
 	ck_assert_ptr_nonnull(strstr(err.msg, path));
-	ck_assert_msg(strstr(err.msg, "ABI 2.0") && strstr(err.msg, "expects 1.1"), "%s", err.msg);
+	ck_assert_msg(strstr(err.msg, "ABI 2.0") && strstr(err.msg, "expects 1.2"), "%s", err.msg);
 	ck_assert_ptr_null(registry.modules);
 	free(path);
 }
@@ -123,7 +123,7 @@ START_TEST(older_minor_loads_and_newer_minor_is_refused)
 	pdm_registry_release(&registry);
 	pdm_registry_init(&registry);
 	ck_assert_int_eq(pdm_registry_load(&registry, new, &err), PDM_ERR_ABI);
-	ck_assert_msg(strstr(err.msg, "ABI 1.2") && strstr(err.msg, "minor at most 1"), "%s", err.msg);
+	ck_assert_msg(strstr(err.msg, "ABI 1.3") && strstr(err.msg, "minor at most 2"), "%s", err.msg);
 	free(old);
 	free(new);
 }
@@ -412,6 +412,127 @@ START_TEST(config_check_reports_every_problem_with_its_line)
 }
 END_TEST
 
+/* ---- ABI 1.2: machine_info and the drivers' power requests, against a fake VM ---- */
+
+struct fake_vm {
+	int poweroff_count, reset_count;
+	int exit_status;
+};
+
+static enum pdm_vm_state fake_vm_state(void *ctx)
+{
+	return PDM_VM_CREATED;
+}
+
+static int fake_request_poweroff(void *ctx, int exit_status)
+{
+	struct fake_vm *vm = ctx;
+
+	vm->poweroff_count++;
+	vm->exit_status = exit_status;
+	return 0;
+}
+
+static int fake_request_reset(void *ctx)
+{
+	((struct fake_vm *)ctx)->reset_count++;
+	return 0;
+}
+
+static void fake_machine_info(void *ctx, struct pdm_machine_info *info)
+{
+	info->cpus = 3;
+	info->ram_size = 96ull << 20;
+	info->cmdline = "console=ttyS0 quiet";
+	info->vm_name = "fake";
+	info->start_time_ns = 123456789;
+}
+
+static struct fake_vm fake_vm;
+static const struct pdm_host fake_host = {
+	.ctx = &fake_vm,
+	.vm_state = fake_vm_state,
+	.request_poweroff = fake_request_poweroff,
+	.request_reset = fake_request_reset,
+	.machine_info = fake_machine_info,
+};
+
+static void load_machine(void)
+{
+	char *path = plugin("machine");
+	struct err err = { 0 };
+
+	ck_assert_msg(pdm_registry_load(&registry, path, &err) == 0, "%s", err.msg);
+	free(path);
+}
+
+/* Constructs the tree of `ini` against host (NULL: none), then destroys it. */
+static void construct_once(const char *ini, const struct pdm_host *host)
+{
+	struct cfg_tree *tree;
+	struct pdm pdm;
+	struct err err = { 0 };
+
+	tree = load_config(ini);
+	memset(&fake_vm, 0, sizeof(fake_vm));
+	pdm_init(&pdm, &registry, host);
+	ck_assert_msg(pdm_construct(&pdm, tree->root, &err) == 0, "%s", err.msg);
+	pdm_release(&pdm);
+	cfg_free(tree);
+}
+
+START_TEST(machine_info_fills_as_much_of_the_record_as_the_caller_has)
+{
+	load_machine();
+	construct_once("[devices/tmachine/0]\nlog = @LOG@\n", &fake_host);
+	assert_events(
+		/* this SDK's record: every member, and the core's version */
+		"info status=0 version=0x10002 size=48 cpus=3 reserved=0 ram=100663296 "
+		"cmdline='console=ttyS0 quiet' name='fake' start=123456789\n"
+		/* a newer plugin's: what the core knows, zeros after, size says where it ends */
+		"newer status=0 size=48 later=0,0 cpus=3\n"
+		/* smaller than ABI 1.2's record: refused, nothing written */
+		"small status=-3 cpus=0\n"
+		"null status=-3\n");
+}
+END_TEST
+
+START_TEST(machine_info_without_a_vm_describes_an_empty_machine)
+{
+	load_machine();
+	construct_once("[devices/tmachine/0]\nlog = @LOG@\n", NULL);
+	assert_events(
+		"info status=0 version=0x10002 size=48 cpus=0 reserved=0 ram=0 "
+		"cmdline='' name='' start=0\n"
+		"newer status=0 size=48 later=0,0 cpus=0\n"
+		"small status=-3 cpus=0\n"
+		"null status=-3\n");
+}
+END_TEST
+
+START_TEST(drivers_request_poweroff_and_reset_through_the_vm)
+{
+	load_machine();
+	construct_once("[devices/tmachine/0]\nlog = /dev/null\n"
+		       "[devices/tmachine/0/lun0]\ndriver = tpower\nlog = @LOG@\npoweroff = 7\n"
+		       "reset = yes\n", &fake_host);
+	assert_events("poweroff(7) status=0\nreset status=0\n");
+	ck_assert_int_eq(fake_vm.poweroff_count, 1);
+	ck_assert_int_eq(fake_vm.exit_status, 7);
+	ck_assert_int_eq(fake_vm.reset_count, 1);
+}
+END_TEST
+
+START_TEST(driver_power_requests_without_a_vm_are_not_supported)
+{
+	load_machine();
+	construct_once("[devices/tmachine/0]\nlog = /dev/null\n"
+		       "[devices/tmachine/0/lun0]\ndriver = tpower\nlog = @LOG@\npoweroff = -1\n"
+		       "reset = yes\n", NULL);
+	assert_events("poweroff(-1) status=-17\nreset status=-17\n");
+}
+END_TEST
+
 static Suite *pdm_suite(void)
 {
 	Suite *s = suite_create("pdm");
@@ -436,6 +557,10 @@ static Suite *pdm_suite(void)
 	tcase_add_test(chain, missing_interface_is_named_in_the_error);
 	tcase_add_test(chain, worker_threads_run_only_between_power_on_and_power_off);
 	tcase_add_test(chain, config_check_reports_every_problem_with_its_line);
+	tcase_add_test(chain, machine_info_fills_as_much_of_the_record_as_the_caller_has);
+	tcase_add_test(chain, machine_info_without_a_vm_describes_an_empty_machine);
+	tcase_add_test(chain, drivers_request_poweroff_and_reset_through_the_vm);
+	tcase_add_test(chain, driver_power_requests_without_a_vm_are_not_supported);
 	suite_add_tcase(s, chain);
 	return s;
 }

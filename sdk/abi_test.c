@@ -98,7 +98,7 @@ END_TEST
 
 START_TEST(pdm_dev_hlp_layout_is_pinned)
 {
-	SIZE(struct pdm_dev_hlp, 192);
+	SIZE(struct pdm_dev_hlp, 200);
 	OFF(struct pdm_dev_hlp, version, 0);
 	OFF(struct pdm_dev_hlp, size, 4);
 	OFF(struct pdm_dev_hlp, error, 8);
@@ -125,12 +125,14 @@ START_TEST(pdm_dev_hlp_layout_is_pinned)
 	OFF(struct pdm_dev_hlp, vm_request_reset, 168);
 	OFF(struct pdm_dev_hlp, vm_request_suspend, 176);
 	OFF(struct pdm_dev_hlp, runtime_error, 184);
+	/* ABI 1.2 */
+	OFF(struct pdm_dev_hlp, machine_info, 192);
 }
 END_TEST
 
 START_TEST(pdm_drv_hlp_layout_is_pinned)
 {
-	SIZE(struct pdm_drv_hlp, 112);
+	SIZE(struct pdm_drv_hlp, 128);
 	OFF(struct pdm_drv_hlp, version, 0);
 	OFF(struct pdm_drv_hlp, size, 4);
 	OFF(struct pdm_drv_hlp, error, 8);
@@ -147,6 +149,35 @@ START_TEST(pdm_drv_hlp_layout_is_pinned)
 	OFF(struct pdm_drv_hlp, set_async_notification, 88);
 	OFF(struct pdm_drv_hlp, async_notification_completed, 96);
 	OFF(struct pdm_drv_hlp, runtime_error, 104);
+	/* ABI 1.2 */
+	OFF(struct pdm_drv_hlp, vm_request_poweroff, 112);
+	OFF(struct pdm_drv_hlp, vm_request_reset, 120);
+}
+END_TEST
+
+START_TEST(pdm_machine_info_layout_is_pinned)
+{
+	/* ABI 1.2 */
+	SIZE(struct pdm_machine_info, 48);
+	OFF(struct pdm_machine_info, version, 0);
+	OFF(struct pdm_machine_info, size, 4);
+	OFF(struct pdm_machine_info, cpus, 8);
+	OFF(struct pdm_machine_info, reserved, 12);
+	OFF(struct pdm_machine_info, ram_size, 16);
+	OFF(struct pdm_machine_info, cmdline, 24);
+	OFF(struct pdm_machine_info, vm_name, 32);
+	OFF(struct pdm_machine_info, start_time_ns, 40);
+}
+END_TEST
+
+START_TEST(pdm_machine_info_init_sets_version_and_size)
+{
+	struct pdm_machine_info info = PDM_MACHINE_INFO_INIT;
+
+	ck_assert_uint_eq(info.version, PDM_ABI_VERSION);
+	ck_assert_uint_eq(info.size, sizeof(info));
+	ck_assert_uint_eq(info.cpus, 0);
+	ck_assert_ptr_null(info.cmdline);
 }
 END_TEST
 
@@ -205,11 +236,11 @@ START_TEST(pdm_istream_layout_is_pinned)
 }
 END_TEST
 
-START_TEST(abi_version_is_1_1)
+START_TEST(abi_version_is_1_2)
 {
 	ck_assert_uint_eq(PDM_ABI_MAJOR, 1);
-	ck_assert_uint_eq(PDM_ABI_MINOR, 1);
-	ck_assert_uint_eq(PDM_ABI_VERSION, 0x10001);
+	ck_assert_uint_eq(PDM_ABI_MINOR, 2);
+	ck_assert_uint_eq(PDM_ABI_VERSION, 0x10002);
 }
 END_TEST
 
@@ -276,13 +307,15 @@ static Suite *abi_suite(void)
 	tcase_add_test(tc, pdm_drv_ins_layout_is_pinned);
 	tcase_add_test(tc, pdm_dev_hlp_layout_is_pinned);
 	tcase_add_test(tc, pdm_drv_hlp_layout_is_pinned);
+	tcase_add_test(tc, pdm_machine_info_layout_is_pinned);
+	tcase_add_test(tc, pdm_machine_info_init_sets_version_and_size);
 	tcase_add_test(tc, pdm_reg_callbacks_layout_is_pinned);
 	tcase_add_test(tc, pdm_cfg_key_layout_is_pinned);
 	tcase_add_test(tc, pdm_ibase_layout_is_pinned);
 	tcase_add_test(tc, pdm_ichar_port_layout_is_pinned);
 	tcase_add_test(tc, pdm_ichar_connector_layout_is_pinned);
 	tcase_add_test(tc, pdm_istream_layout_is_pinned);
-	tcase_add_test(tc, abi_version_is_1_1);
+	tcase_add_test(tc, abi_version_is_1_2);
 	tcase_add_test(tc, status_codes_keep_their_values);
 	tcase_add_test(tc, enums_keep_their_values);
 	tcase_add_test(tc, interface_ids_keep_their_names);

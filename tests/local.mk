@@ -1,7 +1,7 @@
 # Test plugins: built for `make check` only, never installed.
 check_LTLIBRARIES += tests/plugins/recorder.la tests/plugins/bad-abi.la \
 	tests/plugins/no-entry.la tests/plugins/dup-type.la tests/plugins/sink.la \
-	tests/plugins/minor-old.la tests/plugins/minor-new.la
+	tests/plugins/minor-old.la tests/plugins/minor-new.la tests/plugins/machine.la
 tests_plugins_recorder_la_SOURCES = tests/plugins/recorder.c
 tests_plugins_recorder_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
 tests_plugins_recorder_la_CFLAGS = $(PLUGIN_CFLAGS)
@@ -22,6 +22,11 @@ tests_plugins_sink_la_SOURCES = tests/plugins/sink.c
 tests_plugins_sink_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
 tests_plugins_sink_la_CFLAGS = $(PLUGIN_CFLAGS)
 tests_plugins_sink_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+
+tests_plugins_machine_la_SOURCES = tests/plugins/machine.c
+tests_plugins_machine_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+tests_plugins_machine_la_CFLAGS = $(PLUGIN_CFLAGS)
+tests_plugins_machine_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
 
 tests_plugins_minor_old_la_SOURCES = tests/plugins/minor.c
 tests_plugins_minor_old_la_CPPFLAGS = $(PLUGIN_CPPFLAGS) -DMINOR=0

@@ -178,6 +178,16 @@ struct pdm_dev_hlp {
 	 */
 	int (*runtime_error)(struct pdm_dev_ins *dev, enum pdm_runtime_error kind, const char *id,
 			     const char *fmt, ...) PDM_PRINTF(4, 5);
+
+	/* ---- ABI 1.2 ---- */
+
+	/*
+	 * Fills *info with what the machine is: vCPUs, RAM, [boot] cmdline, the VM's name,
+	 * when modvm started (see struct pdm_machine_info in <modvm/pdm.h> for how size
+	 * works). PDM_ERR_INVALID_ARG, with a message, when info is NULL or info->size is
+	 * smaller than the ABI 1.2 record. Any thread.
+	 */
+	int (*machine_info)(struct pdm_dev_ins *dev, struct pdm_machine_info *info);
 };
 
 #endif

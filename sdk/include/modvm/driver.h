@@ -96,6 +96,17 @@ struct pdm_drv_hlp {
 	void (*async_notification_completed)(struct pdm_drv_ins *drv);
 	int (*runtime_error)(struct pdm_drv_ins *drv, enum pdm_runtime_error kind, const char *id,
 			     const char *fmt, ...) PDM_PRINTF(4, 5);
+
+	/* ---- ABI 1.2: as in struct pdm_dev_hlp ---- */
+
+	/*
+	 * Asks the core to power the VM off, asynchronously (a console escape, a closed
+	 * backend). exit_status >= 0 becomes the status `modvm run` exits with (the first
+	 * one set wins); < 0 leaves it as it is. Any thread, interface callbacks included.
+	 */
+	int (*vm_request_poweroff)(struct pdm_drv_ins *drv, int exit_status);
+	/* Asks for a reset through the power protocol ([vm] on_reset applies). Any thread. */
+	int (*vm_request_reset)(struct pdm_drv_ins *drv);
 };
 
 #endif

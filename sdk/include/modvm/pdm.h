@@ -1,6 +1,6 @@
 /*
  * modvm/pdm.h - types shared by the device and driver APIs: VM states, log levels,
- * worker threads, and the module entry point.
+ * machine information, worker threads, and the module entry point.
  *
  * Every plugin module exports exactly two symbols, both declared here:
  *   - pdm_module_abi_version, a data symbol holding PDM_ABI_VERSION as the module was
@@ -65,6 +65,37 @@ enum pdm_runtime_error {
 	PDM_RTERR_SUSPEND,      /* the VM is suspended; a resume may succeed later */
 	PDM_RTERR_FATAL,        /* the VM stops in FATAL_ERROR; only power-off leaves it */
 };
+
+/*
+ * What the machine is (ABI 1.2): pdm_dev_hlp.machine_info fills this record, for a
+ * device that describes the machine to the guest (fw_cfg) or measures against the
+ * start of modvm (boot-timer).
+ *
+ * The caller owns the record, and it grows at its end like the helper tables: set
+ * version to PDM_ABI_VERSION and size to sizeof(struct pdm_machine_info) as you built
+ * it (PDM_MACHINE_INFO_INIT does both). The core fills the members that fit in size;
+ * members it does not know (a plugin built against a newer minor that checked
+ * hlp->size) are zeroed. On return version is the core's PDM_ABI_VERSION and size the
+ * number of bytes the core filled: a member beyond it was not set.
+ * The values do not change while the VM exists; the strings stay valid as long.
+ */
+struct pdm_machine_info {
+	uint32_t version;           /* in: PDM_ABI_VERSION as built; out: the core's */
+	uint32_t size;              /* in: sizeof(struct pdm_machine_info); out: bytes filled */
+	uint32_t cpus;              /* [vm] cpus: the number of vCPUs */
+	uint32_t reserved;          /* 0; keeps ram_size naturally aligned */
+	uint64_t ram_size;          /* [vm] memory: bytes of guest RAM */
+	const char *cmdline;        /* [boot] cmdline, or "" when not set */
+	const char *vm_name;        /* [vm] name */
+	/*
+	 * CLOCK_MONOTONIC, in ns, when the modvm process started (before it read its
+	 * configuration): the zero of boot-time measurements.
+	 */
+	uint64_t start_time_ns;
+};
+
+#define PDM_MACHINE_INFO_INIT \
+	{ .version = PDM_ABI_VERSION, .size = sizeof(struct pdm_machine_info) }
 
 /*
  * Asynchronous notification (ABI 1.1). A suspend, reset or power-off callback that
