@@ -4,23 +4,29 @@
  *
  * Threads and who owns what:
  *   - One server thread per socket runs poll() over the listening socket, the client
- *     connections and an eventfd. It alone reads and writes the connections: it
- *     accepts, parses requests incrementally (json_tokener), queues them to the
- *     client's worker, and writes replies and events from a per-client output buffer
- *     with non-blocking sends. A client that lets that buffer pass CONTROL_MAX_OUTPUT
- *     is disconnected. The fd, tokener and output buffer of a client are this
- *     thread's only.
+ *     connections and an eventfd. It alone accepts, reads and closes connections:
+ *     it parses requests incrementally (json_tokener) and queues them to the
+ *     client's worker. Replies and events go out from a per-client output buffer
+ *     with non-blocking sends; what a send leaves over waits for POLLOUT here. A
+ *     client that lets that buffer pass CONTROL_MAX_OUTPUT is disconnected.
  *   - One worker thread per client executes its requests one at a time, in order (as
  *     QMP requires), by calling the VM API (vm_suspend and the like are synchronous
  *     and thread-safe: they are forwarded to the EMTs). So a `stop` that waits for an
  *     asynchronous device never delays another client's `query-status`. A worker
- *     hands its reply back to the server thread through the outgoing queue below.
+ *     appends its reply to the outgoing queue below and then sends the queue out
+ *     itself: handing it to the server thread would add a thread wake-up to every
+ *     round trip a client measures. The server thread is woken only for what it
+ *     alone does (waiting for a slow reader, closing, reaping); a connection that
+ *     breaks under a worker's send is marked, and closed by the server thread, so
+ *     that no fd is closed under a poll() that still watches it.
  *   - The VM's observers run on EMTs with a VM lock held and must not block: they
  *     only append an event record to the outgoing queue (control->lock, held for a
  *     few instructions) and poke the eventfd.
  * control->lock guards the outgoing queue, each client's request queue and flags,
  * and is_stopping; nobody calls the VM or does I/O while holding it (the eventfd
- * write cannot block). The outgoing queue is one list for replies and events so
+ * write cannot block). control->io_lock guards the client list and each client's
+ * connection state (fd, tokener, output buffer, counters): the server thread holds
+ * it except while in poll(), a worker while it sends. Order: io_lock, then lock. The outgoing queue is one list for replies and events so
  * that a client sees them in the order they happened: the STOP event that
  * vm_suspend's state change posts comes before the reply to `stop`.
  *
@@ -105,8 +111,9 @@ struct control_client {
 	unsigned serial;                /* for log lines */
 	struct control_client *next;
 
-	/* The server thread's. */
+	/* Under control->io_lock. */
 	int fd;                         /* -1 once closed */
+	const char *broken;             /* a worker's send failed: the server closes it */
 	struct json_tokener *tok;
 	size_t pending_size;            /* bytes of the request being read */
 	bool is_skipping;               /* after a parse error: drop input up to a '{' */
@@ -139,13 +146,15 @@ struct control {
 	bool has_thread;
 	bool has_state_observer, has_error_observer, has_reset_observer;
 
+	pthread_mutex_t io_lock;
+	bool is_io_closed;              /* the server thread has ended every connection */
 	pthread_mutex_t lock;
 	struct control_item *items, **items_tail;
 	unsigned event_count;
 	unsigned dropped_events;
 	bool is_stopping;
 
-	/* The server thread's. */
+	/* Under io_lock. */
 	struct control_client *clients;
 	unsigned client_count;
 	unsigned next_serial;
@@ -201,12 +210,11 @@ static void control_request_free(struct control_request *req)
 }
 
 /* Appends an item to the outgoing queue; control->lock held. */
-static void control_push_locked(struct control *control, struct control_item *item)
+static void control_append_locked(struct control *control, struct control_item *item)
 {
 	item->next = NULL;
 	*control->items_tail = item;
 	control->items_tail = &item->next;
-	control_wake(control);
 }
 
 /*
@@ -293,7 +301,8 @@ static void control_post_event(struct control *control, struct control_event *ev
 		return;
 	}
 	control->event_count++;
-	control_push_locked(control, item);
+	control_append_locked(control, item);
+	control_wake(control);
 	pthread_mutex_unlock(&control->lock);
 }
 
@@ -778,6 +787,8 @@ static struct control_item *control_execute(struct control_client *client,
 	return item;
 }
 
+static void control_reply(struct control *control, struct control_item *item);
+
 static void *control_worker(void *arg)
 {
 	struct control_client *client = arg;
@@ -799,9 +810,9 @@ static void *control_worker(void *arg)
 		pthread_mutex_unlock(&control->lock);
 		item = control_execute(client, req);
 		control_request_free(req);
-		pthread_mutex_lock(&control->lock);
 		if (item)
-			control_push_locked(control, item);
+			control_reply(control, item);
+		pthread_mutex_lock(&control->lock);
 	}
 	client->is_worker_done = true;
 	control_wake(control);
@@ -809,13 +820,22 @@ static void *control_worker(void *arg)
 	return NULL;
 }
 
-/* ---- connections: on the server thread ---- */
+/* ---- connections: io_lock held; on the server thread unless said otherwise ---- */
+
+/* The control whose server thread this is, if it is one. */
+static __thread const struct control *control_server;
 
 static void control_hangup(struct control *control, struct control_client *client,
 			   const char *why)
 {
 	if (client->fd < 0)
 		return;
+	if (control_server != control) {
+		/* A worker's send: see the comment at the top. */
+		if (!client->broken)
+			client->broken = why;
+		return;
+	}
 	log_debug("control", "client %u: closed (%s)", client->serial, why);
 	close(client->fd);
 	client->fd = -1;
@@ -834,7 +854,7 @@ static void control_hangup(struct control *control, struct control_client *clien
 /* Writes what it can without blocking; hangs up on a broken connection. */
 static void control_flush(struct control *control, struct control_client *client)
 {
-	while (client->fd >= 0 && client->out_off < client->out_len) {
+	while (client->fd >= 0 && !client->broken && client->out_off < client->out_len) {
 		ssize_t n = send(client->fd, client->out + client->out_off,
 				 client->out_len - client->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
 
@@ -848,7 +868,7 @@ static void control_flush(struct control *control, struct control_client *client
 		}
 		client->out_off += (size_t)n;
 	}
-	if (client->fd >= 0)
+	if (client->fd >= 0 && !client->broken)
 		client->out_off = client->out_len = 0;
 }
 
@@ -857,7 +877,7 @@ static void control_send(struct control *control, struct control_client *client,
 {
 	size_t len = strlen(text), need;
 
-	if (client->fd < 0)
+	if (client->fd < 0 || client->broken)
 		return;
 	if (client->out_off) {
 		memmove(client->out, client->out + client->out_off, client->out_len - client->out_off);
@@ -1111,6 +1131,40 @@ static void control_deliver(struct control *control)
 }
 
 /*
+ * On a worker: queues its reply, then sends out the whole queue (events queued
+ * before the reply go first, as they must). The server thread is woken only if it
+ * has something to do now: output left for POLLOUT, a broken or finished
+ * connection to close, a client whose reading was held back by CONTROL_MAX_QUEUED,
+ * or a stop in progress.
+ */
+static void control_reply(struct control *control, struct control_item *item)
+{
+	bool needs_server = false;
+
+	pthread_mutex_lock(&control->lock);
+	control_append_locked(control, item);
+	needs_server = control->is_stopping;
+	pthread_mutex_unlock(&control->lock);
+
+	pthread_mutex_lock(&control->io_lock);
+	if (control->is_io_closed) {
+		needs_server = true;
+	} else {
+		control_deliver(control);
+		for (struct control_client *c = control->clients; c; c = c->next) {
+			if (c->fd < 0)
+				continue;
+			needs_server |= c->broken || c->out_off < c->out_len ||
+					(c->is_input_done && !c->unanswered) ||
+					c->unanswered + 1 >= CONTROL_MAX_QUEUED;
+		}
+	}
+	pthread_mutex_unlock(&control->io_lock);
+	if (needs_server)
+		control_wake(control);
+}
+
+/*
  * Closes the connections that are done (input ended, every request answered, all
  * sent), and frees the clients that have no connection and whose worker has ended.
  * is_reapable was read under the lock hold that took the outgoing queue, and a
@@ -1163,10 +1217,16 @@ static void *control_thread(void *arg)
 	bool is_stopping = false, is_flushing = false;
 	struct timespec flush_start = { 0 };
 
+	control_server = control;
+	pthread_mutex_lock(&control->io_lock);
 	for (;;) {
 		size_t count = 0, need = control->client_count + 2;
-		int timeout = -1;
+		int timeout = -1, rc;
 		uint64_t ticks;
+
+		for (struct control_client *c = control->clients; c; c = c->next)
+			if (c->broken)
+				control_hangup(control, c, c->broken);
 
 		if (need > fds_cap) {
 			struct pollfd *bigger = realloc(fds, need * sizeof(*fds));
@@ -1195,7 +1255,10 @@ static void *control_thread(void *arg)
 		}
 		if (is_stopping)
 			timeout = 50;
-		if (poll(fds, count, timeout) < 0 && errno != EINTR) {
+		pthread_mutex_unlock(&control->io_lock);
+		rc = poll(fds, count, timeout);
+		pthread_mutex_lock(&control->io_lock);
+		if (rc < 0 && errno != EINTR) {
 			log_error("control", "'%s': poll: %s", control->path, strerror(errno));
 			break;
 		}
@@ -1268,6 +1331,9 @@ static void *control_thread(void *arg)
 	pthread_mutex_unlock(&control->lock);
 	for (struct control_client *c = control->clients; c; c = c->next)
 		control_hangup(control, c, "the control socket stops");
+	/* Workers send no more; one waiting for io_lock now finds nothing to do. */
+	control->is_io_closed = true;
+	pthread_mutex_unlock(&control->io_lock);
 	while (control->clients) {
 		struct control_client *client = control->clients;
 
@@ -1374,6 +1440,7 @@ int control_open(struct control **out, const char *path, struct err *err)
 	atomic_init(&control->is_host_quit, false);
 	atomic_init(&control->reset_from, PDM_VM_RUNNING);
 	pthread_mutex_init(&control->lock, NULL);
+	pthread_mutex_init(&control->io_lock, NULL);
 	control->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (control->wake_fd < 0) {
 		status = err_set(err, PDM_ERR_IO, "control socket: eventfd: %s", strerror(errno));
@@ -1447,6 +1514,7 @@ void control_close(struct control *control)
 	if (control->wake_fd >= 0)
 		close(control->wake_fd);
 	pthread_mutex_destroy(&control->lock);
+	pthread_mutex_destroy(&control->io_lock);
 	free(control->path);
 	free(control);
 }
