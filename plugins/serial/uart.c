@@ -224,9 +224,15 @@ static void uart_write_ier(struct uart *uart, uint8_t value)
 
 static void uart_write_fcr(struct uart *uart, uint8_t value)
 {
-	/* Switching between 16450 and FIFO mode empties both FIFOs. */
+	/*
+	 * Switching between 16450 and FIFO mode empties both FIFOs. Otherwise the other
+	 * bits are only programmed when FE is written as 1 with them (datasheet, FCR0):
+	 * in 16450 mode a write of RFR alone leaves the holding register alone.
+	 */
 	if ((value ^ uart->fcr) & UART_FCR_FE)
 		value |= UART_FCR_RFR | UART_FCR_XFR;
+	else if (!(value & UART_FCR_FE))
+		return;
 	if (value & UART_FCR_RFR)
 		uart_rx_clear(uart);
 	/* The transmit FIFO is always empty here; clearing it reports THR empty. */
