@@ -86,3 +86,22 @@ TEST_GUESTS += tests/guests/loop.bin
 EXTRA_DIST += tests/guests/loop.S
 THREADED_TESTS += cli/control_test
 tests/guests/loop.bin: tests/guests/guest.h tests/guests/puts.inc
+
+# The fw_cfg and boot-timer suites' guests (plugins/local.mk).
+TEST_GUESTS += tests/guests/fwcfg.bin tests/guests/boottime.bin
+EXTRA_DIST += tests/guests/fwcfg.S tests/guests/boottime.S
+tests/guests/fwcfg.bin tests/guests/boottime.bin: tests/guests/guest.h
+
+# Linux on modvm (tests/linux_test.c): the guest from scripts/make-guest, booted to a
+# shell. Seconds per boot on a nested KVM, so not in `make check`; `make check-linux`
+# builds the guest (cached outside the tree, see scripts/make-guest) and runs it.
+check_PROGRAMS += tests/linux_test
+tests_linux_test_SOURCES = tests/linux_test.c tests/testutil.c tests/testutil.h
+tests_linux_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_linux_test_LDADD = util/libutil.a $(CHECK_LIBS)
+check-linux:
+	$(MAKE) $(AM_MAKEFLAGS) $(check_PROGRAMS) $(check_LTLIBRARIES) $(check_DATA)
+	$(abs_top_srcdir)/scripts/make-guest --out $(abs_top_builddir)/guest
+	MODVM_GUEST_DIR=$(abs_top_builddir)/guest $(MAKE) $(AM_MAKEFLAGS) check \
+		TESTS='tests/linux_test' TEST_SUITE_LOG=test-suite-linux.log
+.PHONY: check-linux
