@@ -6,3 +6,4 @@ EXTRA_DIST += examples/plugin/hello-dev.c examples/plugin/Makefile examples/plug
 # hello-loop.ini boots tests/guests/loop.bin: built by `make`, not only `make check`.
 noinst_DATA += tests/guests/loop.bin
 EXTRA_DIST += examples/hello-loop.ini
+EXTRA_DIST += examples/linux.ini
