@@ -1,6 +1,6 @@
 # The built-in plugins. Each is a libtool module seeing only sdk/include.
 plugin_LTLIBRARIES += plugins/serial.la plugins/char.la plugins/stdio.la plugins/file.la \
-	plugins/debug-exit.la plugins/i8042.la
+	plugins/debug-exit.la plugins/i8042.la plugins/fw_cfg.la plugins/boot-timer.la
 
 plugins_serial_la_SOURCES = plugins/serial/serial.c plugins/serial/uart.c plugins/serial/uart.h
 plugins_serial_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
@@ -32,6 +32,16 @@ plugins_i8042_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
 plugins_i8042_la_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_i8042_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 
+plugins_fw_cfg_la_SOURCES = plugins/fw_cfg/fw_cfg.c
+plugins_fw_cfg_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+plugins_fw_cfg_la_CFLAGS = $(PLUGIN_CFLAGS)
+plugins_fw_cfg_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+plugins_boot_timer_la_SOURCES = plugins/boot-timer/boot-timer.c
+plugins_boot_timer_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+plugins_boot_timer_la_CFLAGS = $(PLUGIN_CFLAGS)
+plugins_boot_timer_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
 # The pure UART model is tested alone, without the core.
 check_PROGRAMS += plugins/serial/uart_test
 TESTS += plugins/serial/uart_test
@@ -39,3 +49,22 @@ plugins_serial_uart_test_SOURCES = plugins/serial/uart_test.c plugins/serial/uar
 plugins_serial_uart_test_CPPFLAGS = $(PLUGIN_CPPFLAGS)
 plugins_serial_uart_test_CFLAGS = $(WARN_CFLAGS) $(CHECK_CFLAGS)
 plugins_serial_uart_test_LDADD = $(CHECK_LIBS)
+
+# fw_cfg byte by byte against a fake VM; then fw_cfg and boot-timer as a guest sees
+# them, through `modvm run` (KVM).
+check_PROGRAMS += plugins/fw_cfg/fw_cfg_test plugins/fw_cfg/fw_cfg_guest_test \
+	plugins/boot-timer/boot_timer_test
+TESTS += plugins/fw_cfg/fw_cfg_test plugins/fw_cfg/fw_cfg_guest_test \
+	plugins/boot-timer/boot_timer_test
+plugins_fw_cfg_fw_cfg_test_SOURCES = plugins/fw_cfg/fw_cfg_test.c tests/testutil.c tests/testutil.h
+plugins_fw_cfg_fw_cfg_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+plugins_fw_cfg_fw_cfg_test_LDADD = pdm/libpdm.a config/libconfig.a util/libutil.a \
+	$(INIPARSER_LIBS) $(CHECK_LIBS)
+plugins_fw_cfg_fw_cfg_guest_test_SOURCES = plugins/fw_cfg/fw_cfg_guest_test.c tests/testutil.c \
+	tests/testutil.h
+plugins_fw_cfg_fw_cfg_guest_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+plugins_fw_cfg_fw_cfg_guest_test_LDADD = $(CHECK_LIBS)
+plugins_boot_timer_boot_timer_test_SOURCES = plugins/boot-timer/boot_timer_test.c \
+	tests/testutil.c tests/testutil.h
+plugins_boot_timer_boot_timer_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+plugins_boot_timer_boot_timer_test_LDADD = $(CHECK_LIBS)

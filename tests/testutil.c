@@ -2,11 +2,13 @@
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests/testutil.h"
@@ -113,4 +115,50 @@ int tu_count(const char *text, const char *needle)
 	for (const char *p = text; p && (p = strstr(p, needle)); p += strlen(needle))
 		count++;
 	return count;
+}
+
+struct tu_run tu_run_modvm(const char *dir, const char *const *args, int timeout_s)
+{
+	char *bin = tu_fmt("%s/modvm", tu_builddir());
+	char *out = tu_fmt("%s/modvm.stdout", dir), *err = tu_fmt("%s/modvm.stderr", dir);
+	const char *argv[64] = { bin };
+	struct tu_run run = { 0 };
+	int status, waited_ms = 0;
+	pid_t pid;
+
+	for (int i = 0; args[i] && i < 62; i++)
+		argv[i + 1] = args[i];
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		abort();
+	if (pid == 0) {
+		if (!freopen("/dev/null", "r", stdin) || !freopen(out, "w", stdout) ||
+		    !freopen(err, "w", stderr))
+			_exit(127);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, WNOHANG) != pid) {
+		usleep(10000);
+		waited_ms += 10;
+		if (waited_ms == timeout_s * 1000)
+			kill(pid, SIGKILL);
+	}
+	run.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	run.out = tu_read_file(out);
+	run.err = tu_read_file(err);
+	if (!run.out || !run.err)
+		abort();
+	free(bin);
+	free(out);
+	free(err);
+	return run;
+}
+
+void tu_run_release(struct tu_run *run)
+{
+	free(run->out);
+	free(run->err);
+	run->out = run->err = NULL;
 }

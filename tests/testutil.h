@@ -22,4 +22,18 @@ char *tu_read_file(const char *path);
 /* Counts the lines of text that contain needle. */
 int tu_count(const char *text, const char *needle);
 
+/* What a run of ./modvm gave. */
+struct tu_run {
+	int status;             /* exit status, or 128 + signal */
+	char *out;              /* what it wrote to stdout, NUL-terminated */
+	char *err;              /* and to stderr */
+};
+/*
+ * Runs the build tree's ./modvm with args (NULL-terminated), stdin from /dev/null,
+ * stdout and stderr through files in dir; kills it after timeout_s seconds.
+ * tu_run_release frees what it returned.
+ */
+struct tu_run tu_run_modvm(const char *dir, const char *const *args, int timeout_s);
+void tu_run_release(struct tu_run *run);
+
 #endif
