@@ -105,3 +105,30 @@ check-linux:
 	MODVM_GUEST_DIR=$(abs_top_builddir)/guest $(MAKE) $(AM_MAKEFLAGS) check \
 		TESTS='tests/linux_test' TEST_SUITE_LOG=test-suite-linux.log
 .PHONY: check-linux
+
+# Kernel test guests for vmm/boot_test: 32-bit code linked at 1 MiB by kernel.ld, as ELF
+# files (Multiboot, PVH) or a flat Multiboot a.out-kludge image. multiboot-reset.elf
+# spoils what it was given and resets once before it checks.
+KERNEL_GUESTS = tests/guests/multiboot.elf tests/guests/multiboot-aout.bin \
+	tests/guests/multiboot-reset.elf tests/guests/pvh.elf
+check_DATA += $(KERNEL_GUESTS)
+CLEANFILES += $(KERNEL_GUESTS)
+EXTRA_DIST += tests/guests/kernel.ld tests/guests/bootcheck.h tests/guests/bootcheck.inc \
+	tests/guests/multiboot.S tests/guests/pvh.S
+KERNEL_GUEST_DEPS = tests/guests/kernel.ld tests/guests/guest.h tests/guests/bootcheck.h \
+	tests/guests/bootcheck.inc
+KERNEL_GUEST_AS = $(CC) -m32 -nostdlib -ffreestanding -I$(top_srcdir)/tests/guests
+KERNEL_GUEST_LD = $(LD) -m elf_i386 -T $(top_srcdir)/tests/guests/kernel.ld
+tests/guests/multiboot.elf: tests/guests/multiboot.S $(KERNEL_GUEST_DEPS)
+	$(AM_V_GEN)$(MKDIR_P) $(@D) && $(KERNEL_GUEST_AS) -c -o $@.o $< && \
+	$(KERNEL_GUEST_LD) -o $@ $@.o && rm -f $@.o
+tests/guests/multiboot-reset.elf: tests/guests/multiboot.S $(KERNEL_GUEST_DEPS)
+	$(AM_V_GEN)$(MKDIR_P) $(@D) && $(KERNEL_GUEST_AS) -DBT_RESET_ONCE -c -o $@.o $< && \
+	$(KERNEL_GUEST_LD) -o $@ $@.o && rm -f $@.o
+tests/guests/multiboot-aout.bin: tests/guests/multiboot.S $(KERNEL_GUEST_DEPS)
+	$(AM_V_GEN)$(MKDIR_P) $(@D) && $(KERNEL_GUEST_AS) -DMB_AOUT -c -o $@.o $< && \
+	$(KERNEL_GUEST_LD) --oformat=binary -o $@ $@.o && rm -f $@.o
+tests/guests/pvh.elf: tests/guests/pvh.S $(KERNEL_GUEST_DEPS)
+	$(AM_V_GEN)$(MKDIR_P) $(@D) && $(KERNEL_GUEST_AS) -c -o $@.o $< && \
+	$(KERNEL_GUEST_LD) -o $@ $@.o && rm -f $@.o
+THREADED_TESTS += vmm/boot_test

@@ -502,7 +502,8 @@ static int emt_setup(struct vcpu *vcpu)
 	sigset_t set;
 	int status;
 
-	status = kvm_vcpu_create(&vm->kvm, vcpu->id, &vcpu->fd, &vcpu->run, &vcpu->create_err);
+	status = kvm_vcpu_create(&vm->kvm, vcpu->id, vm->cpu_count, &vcpu->fd, &vcpu->run,
+				 &vcpu->create_err);
 	if (status)
 		return status;
 	if (ioctl(vcpu->fd, KVM_GET_REGS, &vcpu->reset_regs) < 0 ||

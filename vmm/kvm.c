@@ -78,6 +78,8 @@ int kvm_open(struct kvm *kvm, struct err *err)
 		kvm_fail(err, "KVM_GET_SUPPORTED_CPUID");
 		goto fail;
 	}
+	kvm->has_tsc_deadline = ioctl(kvm->sys_fd, KVM_CHECK_EXTENSION,
+				      KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 	kvm->vm_fd = ioctl(kvm->sys_fd, KVM_CREATE_VM, 0);
 	if (kvm->vm_fd < 0) {
 		kvm_fail(err, "KVM_CREATE_VM");
@@ -140,15 +142,33 @@ int kvm_set_memory(struct kvm *kvm, uint32_t slot, uint64_t gpa, uint64_t size, 
 	return 0;
 }
 
-int kvm_vcpu_create(struct kvm *kvm, unsigned id, int *fd, struct kvm_run **run, struct err *err)
+int kvm_vcpu_create(struct kvm *kvm, unsigned id, unsigned count, int *fd, struct kvm_run **run,
+		    struct err *err)
 {
+	uint32_t room = kvm->cpuid->nent + 8;
+	struct kvm_cpuid2 *cpuid;
 	void *map;
+	int rc;
 
+	cpuid = calloc(1, sizeof(*cpuid) + room * sizeof(cpuid->entries[0]));
+	if (!cpuid)
+		return err_set(err, PDM_ERR_NO_MEMORY, "out of memory");
+	if (cpuid_build(kvm->cpuid, id, count, kvm->has_tsc_deadline, cpuid, room)) {
+		free(cpuid);
+		return err_set(err, PDM_ERR_INVALID_ARG, "cannot build the CPUID of vCPU %u of %u",
+			       id, count);
+	}
 	*fd = ioctl(kvm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
-	if (*fd < 0)
-		return kvm_fail(err, "KVM_CREATE_VCPU");
-	if (ioctl(*fd, KVM_SET_CPUID2, kvm->cpuid) < 0) {
+	if (*fd < 0) {
+		kvm_fail(err, "KVM_CREATE_VCPU");
+		free(cpuid);
+		return PDM_ERR_KVM;
+	}
+	rc = ioctl(*fd, KVM_SET_CPUID2, cpuid);
+	if (rc < 0)
 		kvm_fail(err, "KVM_SET_CPUID2");
+	free(cpuid);
+	if (rc < 0) {
 		close(*fd);
 		*fd = -1;       /* the caller closes it again otherwise: another thread's fd by then */
 		return PDM_ERR_KVM;
@@ -179,6 +199,21 @@ int kvm_reset_irqchip(struct kvm *kvm, struct err *err)
 			return kvm_fail(err, "KVM_SET_IRQCHIP");
 	if (ioctl(kvm->vm_fd, KVM_SET_PIT2, &kvm->reset_pit) < 0)
 		return kvm_fail(err, "KVM_SET_PIT2");
+	return 0;
+}
+
+int kvm_set_ioapic_id(struct kvm *kvm, uint32_t id, struct err *err)
+{
+	struct kvm_irqchip *ioapic = &kvm->reset_chips[KVM_IRQCHIP_IOAPIC];
+	struct kvm_irqchip now = { .chip_id = KVM_IRQCHIP_IOAPIC };
+
+	/* The reset state too: a reset must not give it back the id 0 it was created with. */
+	ioapic->chip.ioapic.id = id & 0xf;
+	if (ioctl(kvm->vm_fd, KVM_GET_IRQCHIP, &now) < 0)
+		return kvm_fail(err, "KVM_GET_IRQCHIP");
+	now.chip.ioapic.id = id & 0xf;
+	if (ioctl(kvm->vm_fd, KVM_SET_IRQCHIP, &now) < 0)
+		return kvm_fail(err, "KVM_SET_IRQCHIP");
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 noinst_LIBRARIES += vmm/libvmm.a
 vmm_libvmm_a_SOURCES = vmm/vm.h vmm/vcpu.h vmm/vm.c vmm/power.c vmm/emt.c vmm/kvm.c vmm/kvm.h \
-	vmm/mem.c vmm/mem.h vmm/iom.c vmm/iom.h vmm/boot.c
+	vmm/mem.c vmm/mem.h vmm/iom.c vmm/iom.h vmm/cpuid.c vmm/boot.h vmm/boot.c \
+	vmm/boot_linux.c vmm/boot_elf.c vmm/boot_multiboot.c vmm/mptable.c
 
 CORE_LIBS = vmm/libvmm.a pdm/libpdm.a config/libconfig.a util/libutil.a $(INIPARSER_LIBS)
 
@@ -32,3 +33,12 @@ TESTS += vmm/state_test
 vmm_state_test_SOURCES = vmm/state_test.c
 vmm_state_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 vmm_state_test_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
+
+# The boot loaders: planning and placing on a plain buffer (no KVM), then the kernel
+# test guests of tests/guests on KVM.
+check_PROGRAMS += vmm/boot_test
+TESTS += vmm/boot_test
+vmm_boot_test_SOURCES = vmm/boot_test.c tests/testutil.c tests/testutil.h tests/registry.c \
+	tests/registry.h tests/guests/bootcheck.h
+vmm_boot_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+vmm_boot_test_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
