@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "cli/control.h"
@@ -142,6 +143,42 @@ static int cli_check(struct cli *cli, const char *file)
 }
 
 /*
+ * The terminal on stdin as `modvm run` found it. The stdio driver puts it in raw mode
+ * while the VM runs and restores it at power-off; this copy covers the exits that skip
+ * the driver: a second signal's default action, and exit() from anywhere (atexit).
+ */
+static struct {
+	bool is_saved;
+	struct termios tio;
+} cli_term;
+
+static void cli_term_save(void)
+{
+	if (isatty(STDIN_FILENO) && !tcgetattr(STDIN_FILENO, &cli_term.tio))
+		cli_term.is_saved = true;
+}
+
+/* Puts the saved settings back if they differ; idempotent. Any thread. */
+static void cli_term_restore(void)
+{
+	struct termios now;
+	sigset_t ttou, old;
+
+	if (!cli_term.is_saved || tcgetattr(STDIN_FILENO, &now))
+		return;
+	if (now.c_iflag == cli_term.tio.c_iflag && now.c_oflag == cli_term.tio.c_oflag &&
+	    now.c_cflag == cli_term.tio.c_cflag && now.c_lflag == cli_term.tio.c_lflag &&
+	    !memcmp(now.c_cc, cli_term.tio.c_cc, sizeof(now.c_cc)))
+		return;
+	/* From the background, tcsetattr would stop us with SIGTTOU unless it is blocked. */
+	sigemptyset(&ttou);
+	sigaddset(&ttou, SIGTTOU);
+	pthread_sigmask(SIG_BLOCK, &ttou, &old);
+	tcsetattr(STDIN_FILENO, TCSANOW, &cli_term.tio);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/*
  * SIGINT/SIGTERM: the first one powers the VM off through the same path as any other
  * request. One that comes while there is no VM to power off (it is being built or
  * torn down), or a second one, takes its default action: a stuck start or power-off
@@ -184,6 +221,8 @@ static void *cli_signal_thread(void *arg)
 		if (!vm || is_again) {
 			sigset_t one;
 
+			/* The default action skips every destructor: the terminal first. */
+			cli_term_restore();
 			sigemptyset(&one);
 			sigaddset(&one, sig);
 			signal(sig, SIG_DFL);
@@ -224,6 +263,8 @@ static int cli_run(struct cli *cli, const char *file)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
+	cli_term_save();
+	atexit(cli_term_restore);
 	cfg_diag_init(&diag);
 	pdm_registry_init(&registry);
 	if (pthread_create(&signals.thread, NULL, cli_signal_thread, &signals)) {
@@ -283,6 +324,7 @@ out_thread:
 	pthread_kill(signals.thread, SIGUSR2);
 	pthread_join(signals.thread, NULL);
 out_mask:
+	cli_term_restore();
 	cfg_diag_release(&diag);
 	cfg_free(tree);
 	pdm_registry_release(&registry);

@@ -68,3 +68,11 @@ plugins_boot_timer_boot_timer_test_SOURCES = plugins/boot-timer/boot_timer_test.
 	tests/testutil.c tests/testutil.h
 plugins_boot_timer_boot_timer_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 plugins_boot_timer_boot_timer_test_LDADD = $(CHECK_LIBS)
+
+# The console on a terminal, end to end: ./modvm on a real pty. Needs KVM (skips
+# without it) and the test guests.
+check_PROGRAMS += plugins/stdio/stdio_test
+TESTS += plugins/stdio/stdio_test
+plugins_stdio_stdio_test_SOURCES = plugins/stdio/stdio_test.c tests/testutil.c tests/testutil.h
+plugins_stdio_stdio_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+plugins_stdio_stdio_test_LDADD = $(CHECK_LIBS)

@@ -27,8 +27,7 @@ static int64_t fdstream_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* poll(2), restarted after a signal with what is left of the timeout (-1: forever). */
-static int fdstream_poll_fds(struct pollfd *pfds, nfds_t count, int timeout_ms)
+int fdstream_poll_fds(struct pollfd *pfds, nfds_t count, int timeout_ms)
 {
 	int64_t deadline = timeout_ms >= 0 ? fdstream_now_ms() + timeout_ms : 0;
 	int left = timeout_ms;
@@ -139,14 +138,8 @@ static int fdstream_poll(struct pdm_istream *stream, uint32_t events, uint32_t *
 	rc = fdstream_poll_fds(pfds, count, timeout_ms);
 	if (rc < 0)
 		return PDM_ERR_IO;
-	if (pfds[0].revents) {
-		uint64_t value;
-
-		/* Consume the interrupt (the eventfd is non-blocking). */
-		if (read(fs->wake_fd, &value, sizeof(value)) < 0 && errno != EAGAIN)
-			return PDM_ERR_IO;
-		return PDM_ERR_INTERRUPTED;
-	}
+	if (pfds[0].revents)
+		return fdstream_drain(fs->wake_fd) < 0 ? PDM_ERR_IO : PDM_ERR_INTERRUPTED;
 	if (!rc)
 		return PDM_ERR_TIMEOUT;
 	/* Hang-up and errors count as ready: the next read or write reports them. */
@@ -159,14 +152,30 @@ static int fdstream_poll(struct pdm_istream *stream, uint32_t events, uint32_t *
 
 static int fdstream_interrupt(struct pdm_istream *stream)
 {
-	struct fdstream *fs = fdstream_of(stream);
+	return fdstream_signal(fdstream_of(stream)->wake_fd);
+}
+
+int fdstream_signal(int event_fd)
+{
 	uint64_t one = 1;
 
 	for (;;) {
-		if (write(fs->wake_fd, &one, sizeof(one)) == sizeof(one))
+		if (write(event_fd, &one, sizeof(one)) == sizeof(one))
 			return PDM_OK;
 		if (errno == EAGAIN)
 			return PDM_OK;      /* the counter is saturated: already signalled */
+		if (errno != EINTR)
+			return PDM_ERR_IO;
+	}
+}
+
+int fdstream_drain(int event_fd)
+{
+	uint64_t value;
+
+	for (;;) {
+		if (read(event_fd, &value, sizeof(value)) == sizeof(value) || errno == EAGAIN)
+			return PDM_OK;
 		if (errno != EINTR)
 			return PDM_ERR_IO;
 	}

@@ -1,6 +1,6 @@
 /*
  * plugins/stream/fdstream.h - a struct pdm_istream over file descriptors, shared by the
- * stdio and file stream drivers.
+ * stdio and file stream drivers, and the fd helpers the socket driver shares with it.
  *
  * Input comes from in_fd (or nowhere: in_fd < 0, then read returns PDM_ERR_EOF), output
  * goes to out_fd. poll(2) waits on the input fd plus an eventfd that interrupt()
@@ -16,6 +16,7 @@
 #ifndef PLUGINS_STREAM_FDSTREAM_H
 #define PLUGINS_STREAM_FDSTREAM_H
 
+#include <poll.h>
 #include <stdbool.h>
 
 #include <modvm/char.h>
@@ -42,5 +43,12 @@ int fdstream_init(struct fdstream *fs, struct pdm_drv_ins *drv, const char *out_
 		  int in_fd, int out_fd, bool owns_out_fd);
 /* Closes what the stream owns; a no-op on a zeroed or released stream. */
 void fdstream_release(struct fdstream *fs);
+
+/* poll(2), restarted after a signal with what is left of timeout_ms (-1: forever). */
+int fdstream_poll_fds(struct pollfd *pfds, nfds_t count, int timeout_ms);
+/* Adds one to a non-blocking eventfd (a saturated counter is signalled already). */
+int fdstream_signal(int event_fd);
+/* Resets a non-blocking eventfd to zero; PDM_ERR_IO if it cannot be read. */
+int fdstream_drain(int event_fd);
 
 #endif
