@@ -1,6 +1,6 @@
 # The built-in plugins. Each is a libtool module seeing only sdk/include.
 plugin_LTLIBRARIES += plugins/serial.la plugins/char.la plugins/stdio.la plugins/file.la \
-	plugins/debug-exit.la plugins/i8042.la plugins/fw_cfg.la plugins/boot-timer.la
+	plugins/debug-exit.la plugins/i8042.la plugins/socket.la plugins/fw_cfg.la plugins/boot-timer.la
 
 plugins_serial_la_SOURCES = plugins/serial/serial.c plugins/serial/uart.c plugins/serial/uart.h
 plugins_serial_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
@@ -21,6 +21,11 @@ plugins_file_la_SOURCES = plugins/file/file.c plugins/stream/fdstream.c plugins/
 plugins_file_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
 plugins_file_la_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_file_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+plugins_socket_la_SOURCES = plugins/socket/socket.c plugins/stream/fdstream.c plugins/stream/fdstream.h
+plugins_socket_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+plugins_socket_la_CFLAGS = $(PLUGIN_CFLAGS)
+plugins_socket_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 
 plugins_debug_exit_la_SOURCES = plugins/debug-exit/debug-exit.c
 plugins_debug_exit_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
@@ -69,10 +74,13 @@ plugins_boot_timer_boot_timer_test_SOURCES = plugins/boot-timer/boot_timer_test.
 plugins_boot_timer_boot_timer_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 plugins_boot_timer_boot_timer_test_LDADD = $(CHECK_LIBS)
 
-# The console on a terminal, end to end: ./modvm on a real pty. Needs KVM (skips
-# without it) and the test guests.
-check_PROGRAMS += plugins/stdio/stdio_test
-TESTS += plugins/stdio/stdio_test
+# The consoles end to end: ./modvm on a real pty (stdio) and behind a real socket
+# (socket). They need KVM (they skip without it) and the test guests.
+check_PROGRAMS += plugins/stdio/stdio_test plugins/socket/socket_test
+TESTS += plugins/stdio/stdio_test plugins/socket/socket_test
 plugins_stdio_stdio_test_SOURCES = plugins/stdio/stdio_test.c tests/testutil.c tests/testutil.h
 plugins_stdio_stdio_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 plugins_stdio_stdio_test_LDADD = $(CHECK_LIBS)
+plugins_socket_socket_test_SOURCES = plugins/socket/socket_test.c tests/testutil.c tests/testutil.h
+plugins_socket_socket_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+plugins_socket_socket_test_LDADD = $(CHECK_LIBS)
