@@ -87,6 +87,10 @@ EXTRA_DIST += tests/guests/loop.S
 THREADED_TESTS += cli/control_test
 tests/guests/loop.bin: tests/guests/guest.h tests/guests/puts.inc
 
+# The console suites (plugins/local.mk): their ./modvm processes run the char worker
+# against the stdio and socket drivers' EMT-side writes, for drd.
+THREADED_TESTS += plugins/stdio/stdio_test plugins/socket/socket_test
+
 # The fw_cfg and boot-timer suites' guests (plugins/local.mk).
 TEST_GUESTS += tests/guests/fwcfg.bin tests/guests/boottime.bin
 EXTRA_DIST += tests/guests/fwcfg.S tests/guests/boottime.S
