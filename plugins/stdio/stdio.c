@@ -53,7 +53,7 @@ static struct {
 struct stdio_drv {
 	struct pdm_drv_ins *drv;
 	struct fdstream fs;
-	struct pdm_istream istream;     /* fs.istream plus raw mode and the escapes */
+	struct pdm_istream istream;     /* fs.istream, with the escapes applied to input */
 	int escape;                     /* the escape byte, or STDIO_ESCAPE_NONE */
 	bool wants_raw;                 /* raw = yes and stdin is our foreground terminal */
 	bool is_raw;                    /* holds raw mode (power callbacks, destruct) */
