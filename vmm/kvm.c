@@ -41,7 +41,6 @@ int kvm_open(struct kvm *kvm, struct err *err)
 	static const char *const cap_names[] = { "KVM_CAP_IRQCHIP", "KVM_CAP_PIT2",
 						 "KVM_CAP_USER_MEMORY", "KVM_CAP_SET_TSS_ADDR",
 						 "KVM_CAP_IMMEDIATE_EXIT", "KVM_CAP_EXT_CPUID" };
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	uint64_t identity = KVM_IDENTITY_MAP_ADDR;
 	int version;
 
@@ -91,29 +90,28 @@ int kvm_open(struct kvm *kvm, struct err *err)
 	}
 	/* Optional (Intel only, and absent on some nested hosts): ignore its failure. */
 	ioctl(kvm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity);
-	if (ioctl(kvm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
-		kvm_fail(err, "KVM_CREATE_IRQCHIP");
-		goto fail;
-	}
-	if (ioctl(kvm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
-		kvm_fail(err, "KVM_CREATE_PIT2");
-		goto fail;
-	}
-	for (int chip = 0; chip < 3; chip++) {
-		kvm->reset_chips[chip].chip_id = (uint32_t)chip;
-		if (ioctl(kvm->vm_fd, KVM_GET_IRQCHIP, &kvm->reset_chips[chip]) < 0) {
-			kvm_fail(err, "KVM_GET_IRQCHIP");
-			goto fail;
-		}
-	}
-	if (ioctl(kvm->vm_fd, KVM_GET_PIT2, &kvm->reset_pit) < 0) {
-		kvm_fail(err, "KVM_GET_PIT2");
-		goto fail;
-	}
 	return 0;
 fail:
 	kvm_close(kvm);
 	return err ? err->status : PDM_ERR_KVM;
+}
+
+int kvm_create_irqchip(struct kvm *kvm, struct err *err)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+
+	if (ioctl(kvm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return kvm_fail(err, "KVM_CREATE_IRQCHIP");
+	if (ioctl(kvm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return kvm_fail(err, "KVM_CREATE_PIT2");
+	for (int chip = 0; chip < 3; chip++) {
+		kvm->reset_chips[chip].chip_id = (uint32_t)chip;
+		if (ioctl(kvm->vm_fd, KVM_GET_IRQCHIP, &kvm->reset_chips[chip]) < 0)
+			return kvm_fail(err, "KVM_GET_IRQCHIP");
+	}
+	if (ioctl(kvm->vm_fd, KVM_GET_PIT2, &kvm->reset_pit) < 0)
+		return kvm_fail(err, "KVM_GET_PIT2");
+	return 0;
 }
 
 void kvm_close(struct kvm *kvm)

@@ -608,6 +608,13 @@ int vm_create(struct cfg_tree *tree, struct pdm_registry *registry, struct vm **
 		status = kvm_open(&vm->kvm, err);
 	if (!status)
 		status = mem_init(&vm->mem, &vm->kvm, vm->memory_size, err);
+	/*
+	 * After the RAM: a memory slot added once the irqchip exists waits for an SRCU
+	 * grace period in the kernel (a scheduler tick or more), one added before it
+	 * does not (bench/README.md, "start").
+	 */
+	if (!status)
+		status = kvm_create_irqchip(&vm->kvm, err);
 	if (status)
 		goto fail;
 	vm->rdv.departed = vm->cpu_count;         /* idle: nobody is inside */
