@@ -111,14 +111,15 @@ check-linux:
 .PHONY: check-linux
 
 # Kernel test guests for vmm/boot_test: 32-bit code linked at 1 MiB by kernel.ld, as ELF
-# files (Multiboot, PVH) or a flat Multiboot a.out-kludge image. multiboot-reset.elf
-# spoils what it was given and resets once before it checks.
+# files (Multiboot, PVH) or a flat Multiboot a.out-kludge image, and a bzImage-shaped
+# one laid out by bzimage.ld. multiboot-reset.elf spoils what it was given and resets
+# once before it checks.
 KERNEL_GUESTS = tests/guests/multiboot.elf tests/guests/multiboot-aout.bin \
-	tests/guests/multiboot-reset.elf tests/guests/pvh.elf
+	tests/guests/multiboot-reset.elf tests/guests/pvh.elf tests/guests/bzimage.bin
 check_DATA += $(KERNEL_GUESTS)
 CLEANFILES += $(KERNEL_GUESTS)
 EXTRA_DIST += tests/guests/kernel.ld tests/guests/bootcheck.h tests/guests/bootcheck.inc \
-	tests/guests/multiboot.S tests/guests/pvh.S
+	tests/guests/multiboot.S tests/guests/pvh.S tests/guests/bzimage.S tests/guests/bzimage.ld
 KERNEL_GUEST_DEPS = tests/guests/kernel.ld tests/guests/guest.h tests/guests/bootcheck.h \
 	tests/guests/bootcheck.inc
 KERNEL_GUEST_AS = $(CC) -m32 -nostdlib -ffreestanding -I$(top_srcdir)/tests/guests
@@ -135,4 +136,9 @@ tests/guests/multiboot-aout.bin: tests/guests/multiboot.S $(KERNEL_GUEST_DEPS)
 tests/guests/pvh.elf: tests/guests/pvh.S $(KERNEL_GUEST_DEPS)
 	$(AM_V_GEN)$(MKDIR_P) $(@D) && $(KERNEL_GUEST_AS) -c -o $@.o $< && \
 	$(KERNEL_GUEST_LD) -o $@ $@.o && rm -f $@.o
+tests/guests/bzimage.bin: tests/guests/bzimage.S tests/guests/bzimage.ld $(KERNEL_GUEST_DEPS)
+	$(AM_V_GEN)$(MKDIR_P) $(@D) && \
+	$(CC) -m64 -nostdlib -ffreestanding -I$(top_srcdir)/tests/guests -c -o $@.o $< && \
+	$(LD) -m elf_x86_64 -T $(top_srcdir)/tests/guests/bzimage.ld --oformat=binary -o $@ $@.o && \
+	rm -f $@.o
 THREADED_TESTS += vmm/boot_test

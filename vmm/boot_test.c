@@ -7,10 +7,10 @@
  * that bad kernels, initrds and [boot] sections get, from the loader and from
  * `modvm check`'s boot_check_config.
  *
- * On KVM: the test kernels of tests/guests (Multiboot ELF and a.out kludge, PVH) check
- * from inside what they were given (tests/guests/bootcheck.h), one of them after a
- * reset that must place everything again; each vCPU's CPUID and the IOAPIC's id as KVM
- * holds them. Without /dev/kvm that part is skipped (exit 77 when the rest passed).
+ * On KVM: the test kernels of tests/guests (Multiboot ELF and a.out kludge, PVH, a
+ * bzImage-shaped one entered in 64-bit mode) check from inside what they were given
+ * (tests/guests/bootcheck.h), one of them after a reset that must place everything
+ * again; each vCPU's CPUID and the IOAPIC's id as KVM holds them. Without /dev/kvm that part is skipped (exit 77 when the rest passed).
  */
 #include <check.h>
 #include <elf.h>
@@ -921,6 +921,7 @@ static const char *const bc_names[BC_COUNT] = {
 	[BC_MP_CPUS] = "MP processors", [BC_MP_IOAPIC] = "MP IOAPIC", [BC_MP_IRQS] = "MP ISA IRQs",
 	[BC_CPUID_APIC] = "CPUID APIC id", [BC_CPUID_HYPERVISOR] = "CPUID hypervisor bit",
 	[BC_CPUID_TOPOLOGY] = "CPUID topology", [BC_ENTRY_STATE] = "entry state",
+	[BC_ZERO_PAGE] = "zero page",
 };
 
 /* A VM booting tests/guests/<guest> as bootcheck.h describes, with extra sections. */
@@ -995,6 +996,12 @@ END_TEST
 START_TEST(pvh_guest_finds_what_it_was_given)
 {
 	run_kernel_guest("pvh.elf", "", 0);
+}
+END_TEST
+
+START_TEST(bzimage_guest_enters_in_long_mode_and_finds_its_zero_page)
+{
+	run_kernel_guest("bzimage.bin", "", 0);
 }
 END_TEST
 
@@ -1111,6 +1118,7 @@ static Suite *boot_kvm_suite(void)
 	tcase_add_test(tc, multiboot_elf_guest_finds_what_it_was_given);
 	tcase_add_test(tc, multiboot_aout_kludge_guest_finds_what_it_was_given);
 	tcase_add_test(tc, pvh_guest_finds_what_it_was_given);
+	tcase_add_test(tc, bzimage_guest_enters_in_long_mode_and_finds_its_zero_page);
 	tcase_add_test(tc, reset_places_kernel_initrd_and_tables_again);
 	tcase_add_test(tc, each_vcpu_has_its_apic_id_and_the_ioapic_the_mp_table_id);
 	tcase_add_test(tc, a_bad_kernel_fails_vm_create_naming_key_and_file);

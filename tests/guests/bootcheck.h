@@ -1,5 +1,5 @@
 /*
- * tests/guests/bootcheck.h - what the kernel test guests (multiboot.S, pvh.S) expect
+ * tests/guests/bootcheck.h - what the kernel test guests (multiboot.S, pvh.S, bzimage.S) expect
  * of the VM vmm/boot_test.c gives them, and the debug-exit value each failed check
  * exits with (0: every check held). Shared by the guests and the test.
  */
@@ -43,8 +43,9 @@
 #define BC_CPUID_APIC 22        /* CPUID.1 EBX[31:24] of the BSP */
 #define BC_CPUID_HYPERVISOR 23
 #define BC_CPUID_TOPOLOGY 24    /* CPUID.1 EBX[23:16], leaf 0xB */
-#define BC_ENTRY_STATE 25       /* CR0.PG set, or IF set, at entry */
-#define BC_COUNT 26
+#define BC_ENTRY_STATE 25       /* CR0.PG set, or IF set, at entry (bzImage: CS, DS, long mode) */
+#define BC_ZERO_PAGE 26         /* RSI, or the setup header's fields in the zero page */
+#define BC_COUNT 27
 
 #ifdef __ASSEMBLER__
 /* Ends the guest with debug-exit value code (bootcheck.inc's bc_exit). */

@@ -88,6 +88,7 @@ _start:
 	jnz 1b
 	mov 48(%ebp), %esi
 	add $4, %esi
+	mov $24, %edx
 	call bc_check_memmap
 
 	mov 16(%ebp), %esi

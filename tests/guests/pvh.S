@@ -49,6 +49,7 @@ pvh_start:
 
 	mov 40(%ebp), %esi              /* memmap_paddr */
 	mov 48(%ebp), %ecx              /* memmap_entries */
+	mov $24, %edx
 	call bc_check_memmap
 
 	call bc_check_common
