@@ -269,9 +269,11 @@ static int boot_plan_initrd(struct boot_config *cfg, struct boot_plan *plan, str
 		cfg->bad_key = "initrd";
 		return err_set(err, PDM_ERR_CFG,
 			       "'%s' (%llu bytes) does not fit in guest RAM: it must lie between "
-			       "the kernel's end at %#llx and %#llx; raise [vm] memory",
-			       plan->initrd.path, (unsigned long long)size,
-			       (unsigned long long)plan->kernel_end, (unsigned long long)top);
+			       "the kernel's end at %#llx and %#llx%s", plan->initrd.path,
+			       (unsigned long long)size, (unsigned long long)plan->kernel_end,
+			       (unsigned long long)top,
+			       top < (low_end & ~0xfffull) ? ", the highest address the kernel takes" :
+							     "; raise [vm] memory");
 	}
 	plan->initrd_gpa = (top - size) & ~0xfffull;
 	return 0;
