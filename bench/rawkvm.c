@@ -1,17 +1,24 @@
 /*
- * bench/rawkvm.c - the raw-KVM reference for bench/exit-dispatch: the smallest program
- * that runs a flat real-mode guest the way modvm's flat loader does, with no VMM
- * around the KVM_RUN loop.
+ * bench/rawkvm.c - the raw-KVM reference for bench/exit-dispatch and bench/start: the
+ * smallest program that runs a flat real-mode guest the way modvm's flat loader does,
+ * with no VMM around the KVM_RUN loop.
  *
- *   rawkvm GUEST.bin [SINK_PORT]
+ *   rawkvm [-e] [-b] GUEST.bin [SINK_PORT]
  *
- * It sets the VM up as vmm/kvm.c does (TSS and identity map below 4 GiB, in-kernel
- * irqchip and PIT, the supported CPUID), maps 16 MiB of RAM, copies GUEST.bin to
+ * It sets the VM up as vmm/kvm.c does (TSS and identity map below 4 GiB, 16 MiB of RAM,
+ * then the in-kernel irqchip and PIT, the supported CPUID), copies GUEST.bin to
  * guest-physical 0x10000 and enters it at 1000:0000 with every segment 0x1000,
  * SP = 0xfff0, FLAGS = 0x2. Each KVM_EXIT_IO to SINK_PORT (default 0x500) is counted
  * and the guest resumed; a write to the debug-exit port 0xf4 ends the run. It prints
  * the number of sink exits and exits 0; on any failure it says why and exits 1, or 77
  * when /dev/kvm cannot be opened or cannot create a VM (the benchmark then skips).
+ *
+ * With -e (echo, for bench/start), each byte written to SINK_PORT is written at once to
+ * standard output, nothing else is printed there, and a write of v to debug-exit ends
+ * the run with exit status (v << 1) | 1, as `modvm run` does. With -b (bare), the VM
+ * has no in-kernel irqchip and PIT: the least a VM needs to run such a guest; a guest
+ * HLT then exits to us, and we wait, as the guest would, for an interrupt that cannot
+ * come (until we are killed).
  *
  * Single-threaded on purpose: modvm's cost of running the vCPU on an EMT thread, of
  * the plugin dispatch and of the device lock is exactly what the benchmark measures.
@@ -59,13 +66,20 @@ int main(int argc, char **argv)
 	struct kvm_run *run;
 	unsigned long sink_port = 0x500;
 	unsigned long long exits = 0, other = 0;
+	int echo = 0, bare = 0, exit_value = 0;
 	int sys_fd, vm_fd, cpu_fd, bin_fd, run_size;
 	struct stat st;
 	uint8_t *ram;
 	ssize_t n;
 
+	for (; argc > 1 && (!strcmp(argv[1], "-e") || !strcmp(argv[1], "-b")); argv++, argc--) {
+		if (argv[1][1] == 'e')
+			echo = 1;
+		else
+			bare = 1;
+	}
 	if (argc < 2 || argc > 3) {
-		fprintf(stderr, "usage: rawkvm GUEST.bin [SINK_PORT]\n");
+		fprintf(stderr, "usage: rawkvm [-e] [-b] GUEST.bin [SINK_PORT]\n");
 		return 1;
 	}
 	if (argc == 3)
@@ -90,11 +104,8 @@ int main(int argc, char **argv)
 	if (ioctl(vm_fd, KVM_SET_TSS_ADDR, TSS_ADDR) < 0)
 		die("KVM_SET_TSS_ADDR");
 	ioctl(vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity);     /* optional, as in modvm */
-	if (ioctl(vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
-		die("KVM_CREATE_IRQCHIP");
-	if (ioctl(vm_fd, KVM_CREATE_PIT2, &pit) < 0)
-		die("KVM_CREATE_PIT2");
 
+	/* RAM before the irqchip, as in modvm: a memory slot added after it waits longer. */
 	ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (ram == MAP_FAILED)
@@ -105,6 +116,10 @@ int main(int argc, char **argv)
 	};
 	if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
 		die("KVM_SET_USER_MEMORY_REGION");
+	if (!bare && ioctl(vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		die("KVM_CREATE_IRQCHIP");
+	if (!bare && ioctl(vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		die("KVM_CREATE_PIT2");
 
 	if ((bin_fd = open(argv[1], O_RDONLY | O_CLOEXEC)) < 0)
 		die(argv[1]);
@@ -145,22 +160,36 @@ int main(int argc, char **argv)
 			die("KVM_RUN");
 		}
 		if (run->exit_reason == KVM_EXIT_IO) {
+			uint8_t *data = (uint8_t *)run + run->io.data_offset;
+
 			if (run->io.port == sink_port) {
 				exits++;
+				if (echo && run->io.direction == KVM_EXIT_IO_OUT &&
+				    write(STDOUT_FILENO, data, 1) != 1)
+					die("write to standard output");
 				continue;
 			}
 			if (run->io.port == DEBUG_EXIT_PORT &&
-			    run->io.direction == KVM_EXIT_IO_OUT)
+			    run->io.direction == KVM_EXIT_IO_OUT) {
+				exit_value = data[0];
 				break;
+			}
 			other++;        /* an unclaimed port: ignored, as modvm does */
 			continue;
+		}
+		if (run->exit_reason == KVM_EXIT_HLT && bare) {
+			/* No irqchip, so no interrupt will come: wait to be killed. */
+			for (;;)
+				pause();
 		}
 		fprintf(stderr, "rawkvm: unexpected exit reason %u after %llu sink exits\n",
 			run->exit_reason, exits);
 		return 1;
 	}
-	printf("%llu\n", exits);
 	if (other)
 		fprintf(stderr, "rawkvm: %llu exits to other ports\n", other);
+	if (echo)
+		return ((exit_value << 1) | 1) & 0xff;
+	printf("%llu\n", exits);
 	return 0;
 }
