@@ -280,24 +280,24 @@ static int vm_expect_marker(struct vm_proc *vm)
 
 /*
  * Boots take minutes on this nested KVM, so each boot checks as much as it can.
- * This one: PVH on 2 vCPUs, both seen; a command's output; the boot-timer; 1 MiB of
+ * This one: PVH on 1 vCPU; a command's output; the boot-timer; 1 MiB of
  * interrupt-driven output; a pasted 4 KiB line; reboot -> power-off -> status 0.
  */
-START_TEST(pvh_on_two_vcpus_runs_a_shell_and_powers_off_on_reboot)
+START_TEST(pvh_runs_a_shell_and_powers_off_on_reboot)
 {
 	struct vm_proc vm;
-	char *ini = write_ini(2, "vmlinux", "initramfs.cpio", "on_reset = poweroff\n",
+	char *ini = write_ini(1, "vmlinux", "initramfs.cpio", "on_reset = poweroff\n",
 			      "[devices/boot-timer/0]\n");
 	char line[4096];
 	size_t start, end, count = 0, at;
 	char *log;
 
 	vm_start(&vm, ini);
-	ck_assert_int_eq(vm_expect_marker(&vm), 2);
+	ck_assert_int_eq(vm_expect_marker(&vm), 1);
 
 	/* The shell's own output, not the echo of what was typed: 6*7 is computed. */
-	vm_command(&vm, "echo \"answer-$((6*7))\" cpus-online-$(cat /sys/devices/system/cpu/online)");
-	vm_expect(&vm, "answer-42 cpus-online-0-1", CMD_TIMEOUT_S);
+	vm_command(&vm, "echo \"answer-$((6*7))\"");
+	vm_expect(&vm, "answer-42", CMD_TIMEOUT_S);
 
 	/*
 	 * 1 MiB of guest output through Linux's interrupt-driven 8250 driver: every byte
@@ -363,16 +363,48 @@ START_TEST(bzimage_on_one_vcpu_runs_a_shell_and_powers_off_on_reboot)
 }
 END_TEST
 
+/*
+ * SMP: the MP table and per-vCPU CPUID let Linux find and start the second vCPU.
+ * On the nested kvm_pvm host modvm is developed on, an application processor never
+ * leaves its wait for INIT/SIPI, whether modvm or a bare KVM program drives it, so
+ * this test fails there (after "Booting SMP configuration"); see the note in
+ * docs/modvm.ini.5, [boot].
+ */
+START_TEST(pvh_on_two_vcpus_sees_both)
+{
+	struct vm_proc vm;
+	char *ini = write_ini(2, "vmlinux", "initramfs.cpio", "on_reset = poweroff\n", NULL);
+
+	vm_start(&vm, ini);
+	vm_expect(&vm, "Booting SMP configuration", BOOT_TIMEOUT_S);
+	/* Linux gives an AP 10 s; a hung bring-up never says so, hence a bound here. */
+	vm_expect(&vm, "smp: Brought up", 600);
+	ck_assert_int_eq(vm_expect_marker(&vm), 2);
+	vm_command(&vm, "echo cpus-online-$(cat /sys/devices/system/cpu/online)");
+	vm_expect(&vm, "cpus-online-0-1", CMD_TIMEOUT_S);
+	vm_command(&vm, "reboot -f");
+	ck_assert_int_eq(vm_wait(&vm, CMD_TIMEOUT_S), 0);
+	vm_release(&vm);
+	free(ini);
+}
+END_TEST
+
 static Suite *linux_suite(void)
 {
 	Suite *s = suite_create("linux");
 	TCase *tc = tcase_create("boot");
+	TCase *smp = tcase_create("smp");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 3600);
-	tcase_add_test(tc, pvh_on_two_vcpus_runs_a_shell_and_powers_off_on_reboot);
+	tcase_add_test(tc, pvh_runs_a_shell_and_powers_off_on_reboot);
 	tcase_add_test(tc, bzimage_on_one_vcpu_runs_a_shell_and_powers_off_on_reboot);
 	suite_add_tcase(s, tc);
+	/* A case of its own: CK_RUN_CASE=boot runs the rest without it. */
+	tcase_add_checked_fixture(smp, setup, teardown);
+	tcase_set_timeout(smp, 3600);
+	tcase_add_test(smp, pvh_on_two_vcpus_sees_both);
+	suite_add_tcase(s, smp);
 	return s;
 }
 
