@@ -21,7 +21,8 @@
  *     that no fd is closed under a poll() that still watches it.
  *   - The VM's observers run on EMTs with a VM lock held and must not block: they
  *     only append an event record to the outgoing queue (control->lock, held for a
- *     few instructions) and poke the eventfd.
+ *     few instructions) and poke the eventfd, unless a worker whose reply will
+ *     carry the event out anyway is waiting for it (control_await).
  * control->lock guards the outgoing queue, each client's request queue and flags,
  * and is_stopping; nobody calls the VM or does I/O while holding it (the eventfd
  * write cannot block). control->io_lock guards the client list and each client's
@@ -78,6 +79,7 @@ enum control_event_kind {
 	CONTROL_EVENT_RESET,
 	CONTROL_EVENT_SHUTDOWN,
 	CONTROL_EVENT_RUNTIME_ERROR,
+	CONTROL_EVENT_KINDS
 };
 
 /* What an observer records; the server thread turns it into JSON. */
@@ -131,8 +133,9 @@ struct control_client {
 	pthread_cond_t cond;
 	pthread_t worker;
 
-	/* The worker's. */
+	/* The worker's; control->awaited counts it, under control->lock. */
 	bool is_negotiated;
+	enum control_event_kind awaits; /* the event its current command ends with */
 };
 
 struct control {
@@ -151,6 +154,8 @@ struct control {
 	pthread_mutex_t lock;
 	struct control_item *items, **items_tail;
 	unsigned event_count;
+	/* Per event kind: workers whose reply will follow such an event (see control_await). */
+	unsigned awaited[CONTROL_EVENT_KINDS];
 	unsigned dropped_events;
 	bool is_stopping;
 
@@ -302,8 +307,34 @@ static void control_post_event(struct control *control, struct control_event *ev
 	}
 	control->event_count++;
 	control_append_locked(control, item);
-	control_wake(control);
+	if (!control->awaited[event->kind])
+		control_wake(control);
 	pthread_mutex_unlock(&control->lock);
+}
+
+/*
+ * A worker about to run a command whose last act is a state change announces the
+ * event that change posts (STOP for stop, ...). Until its reply is queued, events of
+ * that kind do not wake the server thread: the reply goes out with every event
+ * queued before it (control_reply), so the worker sends the event itself, and a
+ * measured `stop` does not wait for a second thread to send its STOP first.
+ * Other kinds, and SHUTDOWN, whose power-off may wait long for devices, wake it at once.
+ */
+static void control_await(struct control_client *client, enum control_event_kind kind)
+{
+	pthread_mutex_lock(&client->control->lock);
+	client->awaits = kind;
+	client->control->awaited[kind]++;
+	pthread_mutex_unlock(&client->control->lock);
+}
+
+/* Its reply is queued (or there is none); control->lock held. */
+static void control_unawait_locked(struct control_client *client)
+{
+	if (client->awaits) {
+		client->control->awaited[client->awaits]--;
+		client->awaits = CONTROL_EVENT_INVALID;
+	}
 }
 
 static struct control_event *control_event_new(enum control_event_kind kind)
@@ -536,11 +567,15 @@ static void control_toward(struct control_client *client, struct json_object *ar
 {
 	struct err err = { 0 };
 	struct vm *vm = client->control->vm;
-	int status;
+	int status = 0;
 
 	if (!control_check_args(args, control_no_args, answer))
 		return;
-	status = vm_state(vm) == goal ? 0 : op(vm, &err);
+	if (vm_state(vm) != goal) {
+		control_await(client, goal == PDM_VM_RUNNING ? CONTROL_EVENT_RESUME
+							     : CONTROL_EVENT_STOP);
+		status = op(vm, &err);
+	}
 	if (status && vm_state(vm) == goal)
 		status = 0;
 	control_vm_result(answer, status, &err);
@@ -568,6 +603,7 @@ static void control_cmd_system_reset(struct control_client *client, struct json_
 	if (!control_check_args(args, control_no_args, answer))
 		return;
 	atomic_fetch_add(&control->host_resets, 1);
+	control_await(client, CONTROL_EVENT_RESET);
 	status = vm_reset(control->vm, &err);
 	if (status) {
 		/* No reset happened, so no observer took our mark: take it back. */
@@ -813,6 +849,11 @@ static void *control_worker(void *arg)
 		if (item)
 			control_reply(control, item);
 		pthread_mutex_lock(&control->lock);
+		if (!item && client->awaits) {
+			control_unawait_locked(client);
+			if (control->items)
+				control_wake(control);  /* what it held back has no carrier now */
+		}
 	}
 	client->is_worker_done = true;
 	control_wake(control);
@@ -872,6 +913,7 @@ static void control_flush(struct control *control, struct control_client *client
 		client->out_off = client->out_len = 0;
 }
 
+/* Appends to the client's output; control_flush sends it. */
 static void control_send(struct control *control, struct control_client *client,
 			 const char *text)
 {
@@ -907,7 +949,6 @@ static void control_send(struct control *control, struct control_client *client,
 	}
 	memcpy(client->out + client->out_len, text, len);
 	client->out_len += len;
-	control_flush(control, client);
 }
 
 /* Hands a request (or an error to report in its place) to the client's worker. */
@@ -927,8 +968,9 @@ static void control_queue(struct control *control, struct control_client *client
 	pthread_mutex_lock(&control->lock);
 	*client->reqs_tail = req;
 	client->reqs_tail = &req->next;
-	pthread_cond_signal(&client->cond);
 	pthread_mutex_unlock(&control->lock);
+	/* After the unlock: a worker woken under it would only block on it again. */
+	pthread_cond_signal(&client->cond);
 }
 
 /*
@@ -1034,10 +1076,12 @@ static void control_greet(struct control *control, struct control_client *client
 	json_object_object_add(qmp, "capabilities", json_object_new_array());
 	json_object_object_add(obj, "QMP", qmp);
 	text = control_serialize(obj);
-	if (text)
+	if (text) {
 		control_send(control, client, text);
-	else
+		control_flush(control, client);
+	} else {
 		control_hangup(control, client, "out of memory");
+	}
 	free(text);
 	json_object_put(obj);
 }
@@ -1128,6 +1172,11 @@ static void control_deliver(struct control *control)
 		}
 		control_item_free(item);
 	}
+	/* One send per client for all of it: an event and the reply it precedes wake a
+	 * client once. */
+	for (struct control_client *c = control->clients; c; c = c->next)
+		if (c->fd >= 0 && c->out_off < c->out_len)
+			control_flush(control, c);
 }
 
 /*
@@ -1143,6 +1192,7 @@ static void control_reply(struct control *control, struct control_item *item)
 
 	pthread_mutex_lock(&control->lock);
 	control_append_locked(control, item);
+	control_unawait_locked(item->client);
 	needs_server = control->is_stopping;
 	pthread_mutex_unlock(&control->lock);
 

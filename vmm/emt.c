@@ -38,6 +38,11 @@ static void emt_kick_handler(int sig)
 void vcpu_kick(struct vcpu *vcpu, uint32_t ff)
 {
 	atomic_fetch_or(&vcpu->ff, ff);
+	/*
+	 * Signalled under the lock, unlike the rendezvous wake-ups: signalling after the
+	 * unlock was measured to make pause/resume round trips several times slower on
+	 * this project's test machine (2 CPUs, nested KVM); the cause was not pinned down.
+	 */
 	pthread_mutex_lock(&vcpu->lock);
 	pthread_cond_signal(&vcpu->cond);
 	pthread_mutex_unlock(&vcpu->lock);
@@ -85,8 +90,9 @@ static void emt_complete_request(struct vm_req *req, int status)
 		pthread_mutex_lock(req->done_lock);
 		req->status = status;
 		req->is_done = true;
-		pthread_cond_broadcast(req->done_cond);
 		pthread_mutex_unlock(req->done_lock);
+		/* The waiter's reference keeps the condition alive until ours is dropped. */
+		pthread_cond_broadcast(req->done_cond);
 		/*
 		 * The waiter (a control client, the CLI) may have been woken on this CPU; this
 		 * EMT is about to re-enter a guest that may spin, and a guest is not always
@@ -261,10 +267,34 @@ int vm_req_call(struct vm *vm, unsigned cpu, unsigned flags, int timeout_ms, vm_
 
 /* ---- rendezvous ---- */
 
-static void emt_rendezvous_wake_all(struct vm *vm)
+#define EMT_RDV_WAKE_NONE (-1)
+#define EMT_RDV_WAKE_ALL (-2)
+
+/*
+ * Wakes one EMT (by id) or all, with the rendezvous lock dropped for the moment: an
+ * EMT woken while the lock is held runs (often at once, on the waker's CPU) only to
+ * block on the lock again, which costs two more context switches per step. Waiters
+ * re-check their condition under the lock, so nothing is lost.
+ */
+static void emt_rendezvous_wake(struct vm *vm, int which)
 {
-	for (unsigned i = 0; i < vm->cpu_count; i++)
-		pthread_cond_signal(&vm->rdv.emt_cond[i]);
+	if (which == EMT_RDV_WAKE_NONE)
+		return;
+	pthread_mutex_unlock(&vm->rdv.lock);
+	if (which == EMT_RDV_WAKE_ALL)
+		for (unsigned i = 0; i < vm->cpu_count; i++)
+			pthread_cond_signal(&vm->rdv.emt_cond[i]);
+	else
+		pthread_cond_signal(&vm->rdv.emt_cond[which]);
+	pthread_mutex_lock(&vm->rdv.lock);
+}
+
+/* The EMT whose turn follows rdv->turn in an ordered rendezvous. */
+static int emt_rendezvous_next(const struct vm_rendezvous *rdv)
+{
+	if ((rdv->flags & VM_RDV_F_ENDS_ONLY) && rdv->turn == rdv->first && rdv->first != rdv->last)
+		return rdv->last;
+	return rdv->type == VM_RDV_ASCENDING ? rdv->turn + 1 : rdv->turn - 1;
 }
 
 /*
@@ -272,15 +302,17 @@ static void emt_rendezvous_wake_all(struct vm *vm)
  * sleeps on its own condition and is woken only when it can go on: when the last one
  * arrives (all, or in an ordered rendezvous the first in turn), when the EMT before
  * it finishes its turn, and when the last one is done. Broadcasting every step would
- * wake every EMT to fight over the lock, N times over.
+ * wake every EMT to fight over the lock, N times over. With VM_RDV_F_ENDS_ONLY the
+ * EMTs between the first and the last of the order only wait to leave: each turn
+ * they would take is one more thread wake-up in a row on the way to the end.
  */
 static int emt_rendezvous_arrive(struct vcpu *vcpu)
 {
 	struct vm *vm = vcpu->vm;
 	struct vm_rendezvous *rdv = &vm->rdv;
 	pthread_cond_t *mine = &rdv->emt_cond[vcpu->id];
-	bool is_ordered, is_mine;
-	int status;
+	bool is_ordered, is_mine, is_bystander, is_last_out;
+	int status, wake = EMT_RDV_WAKE_NONE;
 
 	pthread_mutex_lock(&rdv->lock);
 	atomic_fetch_and(&vcpu->ff, ~VCPU_FF_RENDEZVOUS);
@@ -289,41 +321,49 @@ static int emt_rendezvous_arrive(struct vcpu *vcpu)
 		return 0;
 	}
 	is_ordered = rdv->type == VM_RDV_ASCENDING || rdv->type == VM_RDV_DESCENDING;
-	if (++rdv->arrived == vm->cpu_count) {
-		if (is_ordered)
-			pthread_cond_signal(&rdv->emt_cond[rdv->turn]);
-		else
-			emt_rendezvous_wake_all(vm);
-	}
-	while (rdv->arrived < vm->cpu_count || (is_ordered && rdv->turn != (int)vcpu->id))
-		pthread_cond_wait(mine, &rdv->lock);
+	is_bystander = is_ordered && (rdv->flags & VM_RDV_F_ENDS_ONLY) &&
+		       (int)vcpu->id != rdv->first && (int)vcpu->id != rdv->last;
+	if (++rdv->arrived == vm->cpu_count && (!is_ordered || rdv->turn != (int)vcpu->id))
+		emt_rendezvous_wake(vm, is_ordered ? rdv->turn : EMT_RDV_WAKE_ALL);
+	if (!is_bystander) {
+		while (rdv->arrived < vm->cpu_count || (is_ordered && rdv->turn != (int)vcpu->id))
+			pthread_cond_wait(mine, &rdv->lock);
 
-	is_mine = rdv->type != VM_RDV_ONCE || vcpu->id == rdv->caller;
-	if (is_mine && !(rdv->status && (rdv->flags & VM_RDV_F_STOP_ON_ERROR))) {
-		pthread_mutex_unlock(&rdv->lock);
-		status = rdv->fn(vm, vcpu, rdv->arg);
-		pthread_mutex_lock(&rdv->lock);
-		if (status && !rdv->status)
-			rdv->status = status;
+		is_mine = rdv->type != VM_RDV_ONCE || vcpu->id == rdv->caller;
+		if (is_mine && !(rdv->status && (rdv->flags & VM_RDV_F_STOP_ON_ERROR))) {
+			pthread_mutex_unlock(&rdv->lock);
+			status = rdv->fn(vm, vcpu, rdv->arg);
+			pthread_mutex_lock(&rdv->lock);
+			if (status && !rdv->status)
+				rdv->status = status;
+		}
+		if (is_ordered)
+			rdv->turn = emt_rendezvous_next(rdv);
+		if (++rdv->left == rdv->participants) {
+			rdv->is_active = false;
+			wake = EMT_RDV_WAKE_ALL;
+		} else if (is_ordered) {
+			wake = rdv->turn;
+		}
 	}
-	if (rdv->type == VM_RDV_ASCENDING)
-		rdv->turn++;
-	else if (rdv->type == VM_RDV_DESCENDING)
-		rdv->turn--;
-	if (++rdv->left == vm->cpu_count) {
-		rdv->is_active = false;
-		emt_rendezvous_wake_all(vm);
-	} else if (is_ordered) {
-		pthread_cond_signal(&rdv->emt_cond[rdv->turn]);
-	}
-	/* Leave together, so that no EMT runs guest code while another is still inside. */
+	/*
+	 * Leave together, so that no EMT runs guest code while another is still inside.
+	 * The wake-up waits for the lock to be dropped, below or in the wait.
+	 */
+	if (rdv->is_active)
+		emt_rendezvous_wake(vm, wake);
 	while (rdv->is_active)
 		pthread_cond_wait(mine, &rdv->lock);
 	/* The next rendezvous waits for every EMT to have read this one's status. */
 	status = rdv->status;
-	if (++rdv->departed == vm->cpu_count)
-		pthread_cond_broadcast(&rdv->cond);
+	is_last_out = ++rdv->departed == vm->cpu_count;
 	pthread_mutex_unlock(&rdv->lock);
+	if (wake == EMT_RDV_WAKE_ALL)
+		for (unsigned i = 0; i < vm->cpu_count; i++)
+			if (i != vcpu->id)
+				pthread_cond_signal(&rdv->emt_cond[i]);
+	if (is_last_out)
+		pthread_cond_broadcast(&rdv->cond);
 	return status;
 }
 
@@ -362,7 +402,13 @@ int vm_rendezvous(struct vm *vm, enum vm_rdv_type type, unsigned flags, vm_rdv_f
 	rdv->left = 0;
 	rdv->departed = 0;
 	rdv->status = 0;
-	rdv->turn = type == VM_RDV_DESCENDING ? (int)vm->cpu_count - 1 : 0;
+	rdv->first = type == VM_RDV_DESCENDING ? (int)vm->cpu_count - 1 : 0;
+	rdv->last = type == VM_RDV_DESCENDING ? 0 : (int)vm->cpu_count - 1;
+	rdv->turn = rdv->first;
+	rdv->participants = vm->cpu_count;
+	if ((flags & VM_RDV_F_ENDS_ONLY) && vm->cpu_count > 2 &&
+	    (type == VM_RDV_ASCENDING || type == VM_RDV_DESCENDING))
+		rdv->participants = 2;
 	pthread_mutex_unlock(&rdv->lock);
 	for (unsigned i = 0; i < vm->cpu_count; i++)
 		if (i != self->id)

@@ -88,6 +88,7 @@ END_TEST
 struct order {
 	int seen[8];
 	_Atomic int count;
+	_Atomic int in_guest;           /* EMTs seen in KVM_RUN while fn ran */
 };
 
 static int record_order(struct vm *v, struct vcpu *vcpu, void *arg)
@@ -95,19 +96,23 @@ static int record_order(struct vm *v, struct vcpu *vcpu, void *arg)
 	struct order *order = arg;
 
 	order->seen[atomic_fetch_add(&order->count, 1)] = (int)vcpu->id;
+	for (unsigned i = 0; i < v->cpu_count; i++)
+		if (atomic_load(&v->vcpus[i].in_guest))
+			atomic_fetch_add(&order->in_guest, 1);
 	return 0;
 }
 
 struct rdv_call {
 	enum vm_rdv_type type;
 	struct order *order;
+	unsigned flags;
 };
 
 static int start_rendezvous(struct vm *v, void *arg)
 {
 	struct rdv_call *call = arg;
 
-	return vm_rendezvous(v, call->type, 0, record_order, call->order);
+	return vm_rendezvous(v, call->type, call->flags, record_order, call->order);
 }
 
 START_TEST(ordered_rendezvous_visit_every_emt_in_order)
@@ -116,22 +121,31 @@ START_TEST(ordered_rendezvous_visit_every_emt_in_order)
 
 	create_vm(cpus, "spin", "");
 	ck_assert_int_eq(vm_power_on(vm, NULL), 0);
-	for (int pass = 0; pass < 3; pass++) {
+	for (int pass = 0; pass < 5; pass++) {
+		static const enum vm_rdv_type types[] = { VM_RDV_ASCENDING, VM_RDV_DESCENDING,
+			VM_RDV_ONCE, VM_RDV_ASCENDING, VM_RDV_DESCENDING };
 		struct order order = { 0 };
-		struct rdv_call call = { pass == 0 ? VM_RDV_ASCENDING : pass == 1 ?
-					 VM_RDV_DESCENDING : VM_RDV_ONCE, &order };
+		struct rdv_call call = { types[pass], &order, pass >= 3 ? VM_RDV_F_ENDS_ONLY : 0 };
+		bool is_up = call.type == VM_RDV_ASCENDING;
 
 		/* Started from the last EMT, so that ONCE's "the caller runs it" shows. */
 		ck_assert_int_eq(vm_req_call(vm, cpus - 1, 0, -1, start_rendezvous, &call), 0);
+		ck_assert_int_eq(order.in_guest, 0);    /* nobody ran guest code meanwhile */
 		if (call.type == VM_RDV_ONCE) {
 			ck_assert_int_eq(order.count, 1);
 			ck_assert_int_eq(order.seen[0], (int)cpus - 1);
 			continue;
 		}
+		if (call.flags & VM_RDV_F_ENDS_ONLY) {
+			/* The first and the last of the order, in that order; no one between. */
+			ck_assert_int_eq(order.count, cpus > 1 ? 2 : 1);
+			ck_assert_int_eq(order.seen[0], is_up ? 0 : (int)cpus - 1);
+			ck_assert_int_eq(order.seen[order.count - 1], is_up ? (int)cpus - 1 : 0);
+			continue;
+		}
 		ck_assert_int_eq(order.count, (int)cpus);
 		for (unsigned i = 0; i < cpus; i++)
-			ck_assert_int_eq(order.seen[i], call.type == VM_RDV_ASCENDING ?
-					 (int)i : (int)(cpus - 1 - i));
+			ck_assert_int_eq(order.seen[i], is_up ? (int)i : (int)(cpus - 1 - i));
 	}
 	ck_assert_int_eq(vm_state(vm), PDM_VM_RUNNING);  /* and the guest runs on */
 }

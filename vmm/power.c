@@ -116,7 +116,13 @@ static int vm_op_rdv(struct vm *vm, struct vcpu *vcpu, void *arg)
 
 static int vm_op_emt(struct vm *vm, void *arg)
 {
-	return vm_rendezvous(vm, VM_RDV_DESCENDING, VM_RDV_F_STOP_ON_ERROR, vm_op_rdv, arg);
+	struct vm_op_args *args = arg;
+	unsigned flags = VM_RDV_F_STOP_ON_ERROR;
+
+	/* Only a reset has work for the EMTs between the highest and EMT 0. */
+	if (args->op != VM_OP_RESET)
+		flags |= VM_RDV_F_ENDS_ONLY;
+	return vm_rendezvous(vm, VM_RDV_DESCENDING, flags, vm_op_rdv, arg);
 }
 
 static const char *const vm_op_names[] = {

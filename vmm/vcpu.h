@@ -86,6 +86,12 @@ enum vm_rdv_type {
 	VM_RDV_DESCENDING,          /* EMT N-1 ... 0, one at a time: EMT 0 last */
 };
 #define VM_RDV_F_STOP_ON_ERROR 0x1u
+/*
+ * Ordered types only: fn runs on the first and the last EMT of the order (for a
+ * descending one, N-1 then 0); the others stop running guest code and leave with
+ * them, but take no turn. For operations whose middle turns would do nothing.
+ */
+#define VM_RDV_F_ENDS_ONLY 0x2u
 
 typedef int (*vm_rdv_fn)(struct vm *vm, struct vcpu *vcpu, void *arg);
 
@@ -103,6 +109,8 @@ struct vm_rendezvous {
 	void *arg;
 	unsigned arrived;
 	int turn;                   /* whose turn in an ordered rendezvous */
+	int first, last;            /* of the order */
+	unsigned participants;      /* EMTs that take a turn (all, or 2 with ENDS_ONLY) */
 	unsigned left;              /* EMTs done with fn */
 	unsigned departed;          /* EMTs that read the status and left; all, when idle */
 	int status;                 /* first failure wins */

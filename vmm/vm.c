@@ -193,6 +193,13 @@ static void vm_legal_list(enum pdm_vm_state from, char *buf, size_t size)
 		snprintf(buf, size, "none");
 }
 
+/* The states vm_wait_stopped() returns in. */
+static bool vm_is_stopped(enum pdm_vm_state state)
+{
+	return state == PDM_VM_OFF || state == PDM_VM_GURU_MEDITATION ||
+	       state == PDM_VM_FATAL_ERROR || state == PDM_VM_CREATED;
+}
+
 /* Set while observers run: they may not change the state. */
 static __thread bool vm_in_observer;
 
@@ -221,7 +228,12 @@ int vm_set_state(struct vm *vm, enum pdm_vm_state new_state, struct err *err)
 	vm->prev_state = old_state;
 	/* Atomic so that vm_state() may read it without the lock (EMT hot path). */
 	__atomic_store_n(&vm->state, new_state, __ATOMIC_SEQ_CST);
-	pthread_cond_broadcast(&vm->state_cond);
+	/*
+	 * Only vm_wait_stopped() waits for a state: waking it on every pause and resume
+	 * would put a context switch on the path a control client times.
+	 */
+	if (vm_is_stopped(new_state))
+		pthread_cond_broadcast(&vm->state_cond);
 	pthread_mutex_unlock(&vm->state_lock);
 	log_debug("vm", "state %s -> %s", vm_state_name(old_state), vm_state_name(new_state));
 
@@ -663,8 +675,7 @@ enum pdm_vm_state vm_wait_stopped(struct vm *vm)
 	enum pdm_vm_state state;
 
 	pthread_mutex_lock(&vm->state_lock);
-	while (vm->state != PDM_VM_OFF && vm->state != PDM_VM_GURU_MEDITATION &&
-	       vm->state != PDM_VM_FATAL_ERROR && vm->state != PDM_VM_CREATED)
+	while (!vm_is_stopped(vm->state))
 		pthread_cond_wait(&vm->state_cond, &vm->state_lock);
 	state = vm->state;
 	pthread_mutex_unlock(&vm->state_lock);
