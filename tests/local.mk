@@ -115,11 +115,13 @@ check-linux:
 # one laid out by bzimage.ld. multiboot-reset.elf spoils what it was given and resets
 # once before it checks.
 KERNEL_GUESTS = tests/guests/multiboot.elf tests/guests/multiboot-aout.bin \
-	tests/guests/multiboot-reset.elf tests/guests/pvh.elf tests/guests/bzimage.bin
+	tests/guests/multiboot-reset.elf tests/guests/pvh.elf tests/guests/bzimage.bin \
+	tests/guests/smp.elf tests/guests/smp-x2apic.elf
 check_DATA += $(KERNEL_GUESTS)
 CLEANFILES += $(KERNEL_GUESTS)
 EXTRA_DIST += tests/guests/kernel.ld tests/guests/bootcheck.h tests/guests/bootcheck.inc \
-	tests/guests/multiboot.S tests/guests/pvh.S tests/guests/bzimage.S tests/guests/bzimage.ld
+	tests/guests/multiboot.S tests/guests/pvh.S tests/guests/bzimage.S tests/guests/bzimage.ld \
+	tests/guests/smp.S
 KERNEL_GUEST_DEPS = tests/guests/kernel.ld tests/guests/guest.h tests/guests/bootcheck.h \
 	tests/guests/bootcheck.inc
 KERNEL_GUEST_AS = $(CC) -m32 -nostdlib -ffreestanding -I$(top_srcdir)/tests/guests
@@ -133,6 +135,12 @@ tests/guests/multiboot-reset.elf: tests/guests/multiboot.S $(KERNEL_GUEST_DEPS)
 tests/guests/multiboot-aout.bin: tests/guests/multiboot.S $(KERNEL_GUEST_DEPS)
 	$(AM_V_GEN)$(MKDIR_P) $(@D) && $(KERNEL_GUEST_AS) -DMB_AOUT -c -o $@.o $< && \
 	$(KERNEL_GUEST_LD) --oformat=binary -o $@ $@.o && rm -f $@.o
+tests/guests/smp.elf: tests/guests/smp.S $(KERNEL_GUEST_DEPS)
+	$(AM_V_GEN)$(MKDIR_P) $(@D) && $(KERNEL_GUEST_AS) -c -o $@.o $< && \
+	$(KERNEL_GUEST_LD) -o $@ $@.o && rm -f $@.o
+tests/guests/smp-x2apic.elf: tests/guests/smp.S $(KERNEL_GUEST_DEPS)
+	$(AM_V_GEN)$(MKDIR_P) $(@D) && $(KERNEL_GUEST_AS) -DX2APIC -c -o $@.o $< && \
+	$(KERNEL_GUEST_LD) -o $@ $@.o && rm -f $@.o
 tests/guests/pvh.elf: tests/guests/pvh.S $(KERNEL_GUEST_DEPS)
 	$(AM_V_GEN)$(MKDIR_P) $(@D) && $(KERNEL_GUEST_AS) -c -o $@.o $< && \
 	$(KERNEL_GUEST_LD) -o $@ $@.o && rm -f $@.o

@@ -1012,6 +1012,40 @@ START_TEST(reset_places_kernel_initrd_and_tables_again)
 }
 END_TEST
 
+/*
+ * SMP: tests/guests/smp*.elf starts every other vCPU with INIT and start-up IPIs and
+ * exits with how many run. _i: 2 or 4 vCPUs, xAPIC (even) or x2APIC (odd).
+ */
+START_TEST(aps_start_through_init_and_startup_ipis)
+{
+	unsigned cpus = _i < 2 ? 2 : 4;
+	const char *guest = _i % 2 ? "smp-x2apic.elf" : "smp.elf";
+	char *ini = tu_fmt("%s/vm.ini", tmp), *kernel = guest_path(guest);
+	char *text = tu_fmt("[vm]\nmemory = 16M\ncpus = %u\n[boot]\nkernel = %s\n"
+			    "[devices/fw_cfg/0]\n[devices/debug-exit/0]\n", cpus, kernel);
+	struct cfg_diag diag;
+	struct err err = { 0 };
+	struct vm *vm;
+	int status;
+
+	tu_write_file(ini, text);
+	cfg_diag_init(&diag);
+	ck_assert_int_eq(cfg_load(ini, &tree, &diag), 0);
+	cfg_diag_release(&diag);
+	ck_assert_msg(vm_create(tree, &registry, &vm, &err) == 0, "%s", err.msg);
+	ck_assert_msg(vm_power_on(vm, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(vm_wait_stopped(vm), PDM_VM_OFF);
+	status = vm_exit_status(vm);
+	vm_destroy(vm);
+	ck_assert_msg(status >= 0 && (status & 1), "%s: no debug-exit (status %d)", guest, status);
+	ck_assert_msg(status >> 1 == (int)cpus, "%s: %d of %u vCPUs running", guest, status >> 1,
+		      cpus);
+	free(ini);
+	free(kernel);
+	free(text);
+}
+END_TEST
+
 struct cpuid_probe {
 	uint32_t apic_id, x2apic_id, logical, cores;
 };
@@ -1120,6 +1154,7 @@ static Suite *boot_kvm_suite(void)
 	tcase_add_test(tc, pvh_guest_finds_what_it_was_given);
 	tcase_add_test(tc, bzimage_guest_enters_in_long_mode_and_finds_its_zero_page);
 	tcase_add_test(tc, reset_places_kernel_initrd_and_tables_again);
+	tcase_add_loop_test(tc, aps_start_through_init_and_startup_ipis, 0, 4);
 	tcase_add_test(tc, each_vcpu_has_its_apic_id_and_the_ioapic_the_mp_table_id);
 	tcase_add_test(tc, a_bad_kernel_fails_vm_create_naming_key_and_file);
 	suite_add_tcase(s, tc);
