@@ -365,10 +365,9 @@ END_TEST
 
 /*
  * SMP: the MP table and per-vCPU CPUID let Linux find and start the second vCPU.
- * On the nested kvm_pvm host modvm is developed on, an application processor never
- * leaves its wait for INIT/SIPI, whether modvm or a bare KVM program drives it, so
- * this test fails there (after "Booting SMP configuration"); see the note in
- * docs/modvm.ini.5, [boot].
+ * Before modvm stopped offering KVM's hypercall-based features, this hung on the
+ * nested kvm_pvm host after "Booting SMP configuration" (the AP's paravirtual IPI
+ * looped in VMCALL); see docs/modvm.ini.5, [boot].
  */
 START_TEST(pvh_on_two_vcpus_sees_both)
 {

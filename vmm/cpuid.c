@@ -7,8 +7,13 @@
  * core count. A guest OS matches CPUID's APIC ids against the MP table and its local
  * APICs, so each vCPU gets its own: vCPU n has APIC id n (KVM gives its local APIC
  * that id too), and the VM is one package of count cores with one thread each.
- * The paravirtual leaves (0x40000000...) are kept as KVM gives them, so kvm-clock and
- * the other KVM features work.
+ * The paravirtual leaves (0x40000000...) are KVM's, with the feature set QEMU gives
+ * any CPU model by default: kvm-clock (and its stable bit), no port-0x80 delay, async
+ * page faults, steal time and paravirtual EOI. These work through MSRs. The features
+ * that make the guest issue hypercalls (paravirtual IPIs, spinlock kicks, yields,
+ * TLB flushes) are left out, as QEMU leaves them out unless asked: a nested KVM that
+ * emulates guest ring 0 (kvm_pvm) patches and re-runs VMCALL forever, which hung
+ * Linux bringing up its second CPU (a paravirtual IPI from the AP).
  */
 #include <string.h>
 
@@ -18,6 +23,18 @@
 #define CPUID1_ECX_TSC_DEADLINE (1u << 24)
 #define CPUID1_ECX_HYPERVISOR   (1u << 31)
 #define CPUID1_EDX_HTT          (1u << 28)
+
+/* CPUID.0x40000001 EAX: KVM_FEATURE_* bits kept (see the top). */
+#define KVM_PV_CLOCKSOURCE      (1u << 0)
+#define KVM_PV_NOP_IO_DELAY     (1u << 1)
+#define KVM_PV_CLOCKSOURCE2     (1u << 3)
+#define KVM_PV_ASYNC_PF         (1u << 4)
+#define KVM_PV_STEAL_TIME       (1u << 5)
+#define KVM_PV_EOI              (1u << 6)
+#define KVM_PV_CLOCKSOURCE_STABLE (1u << 24)
+#define KVM_PV_DEFAULT (KVM_PV_CLOCKSOURCE | KVM_PV_NOP_IO_DELAY | KVM_PV_CLOCKSOURCE2 | \
+			KVM_PV_ASYNC_PF | KVM_PV_STEAL_TIME | KVM_PV_EOI | \
+			KVM_PV_CLOCKSOURCE_STABLE)
 
 /* Leaf 0xB / 0x1F level types (ECX[15:8]). */
 #define TOPO_LEVEL_INVALID 0u
@@ -130,6 +147,9 @@ int cpuid_build(const struct kvm_cpuid2 *supported, unsigned id, unsigned count,
 		case 0xb:
 		case 0x1f:
 			continue;       /* rebuilt below */
+		case 0x40000001:
+			e.eax &= KVM_PV_DEFAULT;
+			break;
 		case 0x80000008:
 			/* AMD: ECX[7:0] cores - 1, ECX[15:12] APIC id bits for the core. */
 			if (is_amd)
