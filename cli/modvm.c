@@ -283,6 +283,8 @@ static int cli_run(struct cli *cli, const char *file)
 		cli_print_diag(&diag);
 		goto out_thread;
 	}
+	log_debug("cli", "%u plugin modules unused by this VM unloaded",
+		  pdm_registry_unload_unused(&registry, tree->root));
 	/* The socket path first: a taken one stops us before any device opens a file. */
 	if (cli->control_path && control_open(&control, cli->control_path, &err)) {
 		fprintf(stderr, "modvm: %s\n", err.msg);

@@ -116,3 +116,49 @@ int pdm_check_config(struct pdm_registry *registry, struct cfg_node *root, struc
 	}
 	return status;
 }
+
+/* Marks the modules of the types named below node: device types at the type level, drivers anywhere. */
+static void pdm_mark_used(struct pdm_registry *registry, struct cfg_node *node, bool is_type_level)
+{
+	for (struct cfg_node *child = node->first_child; child; child = child->next_sibling) {
+		struct cfg_value *driver = cfg_value_find(child, "driver");
+
+		if (is_type_level) {
+			struct pdm_dev_type *dev = pdm_registry_find_dev(registry, child->name);
+
+			if (dev && dev->module)
+				dev->module->is_used = true;
+		}
+		if (driver) {
+			struct pdm_drv_type *drv = pdm_registry_find_drv(registry, driver->text);
+
+			if (drv && drv->module)
+				drv->module->is_used = true;
+		}
+		pdm_mark_used(registry, child, false);
+	}
+}
+
+unsigned pdm_registry_unload_unused(struct pdm_registry *registry, struct cfg_node *root)
+{
+	struct cfg_node *devices = cfg_find(root, "devices");
+	struct pdm_module **link = &registry->modules;
+	unsigned count = 0;
+
+	for (struct pdm_module *m = registry->modules; m; m = m->next)
+		m->is_used = false;
+	if (devices)
+		pdm_mark_used(registry, devices, true);
+	while (*link) {
+		struct pdm_module *module = *link;
+
+		if (module->is_used) {
+			link = &module->next;
+			continue;
+		}
+		*link = module->next;
+		pdm_registry_unload_module(registry, module);
+		count++;
+	}
+	return count;
+}

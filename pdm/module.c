@@ -62,6 +62,13 @@ static void pdm_module_free(struct pdm_module *module)
 	free(module);
 }
 
+/* Drops an unlinked module's types, then the module (its code is gone after this). */
+void pdm_registry_unload_module(struct pdm_registry *registry, struct pdm_module *module)
+{
+	pdm_registry_drop_module_types(registry, module);
+	pdm_module_free(module);
+}
+
 void pdm_registry_release(struct pdm_registry *registry)
 {
 	struct pdm_module *module, *next;

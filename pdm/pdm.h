@@ -33,6 +33,7 @@ struct pdm_module {
 	char *path;
 	void *handle;               /* dlopen handle */
 	uint32_t abi_version;       /* as the module declared it */
+	bool is_used;               /* pdm_registry_unload_unused: the config names a type */
 	struct pdm_module *next;
 };
 
@@ -83,6 +84,14 @@ struct pdm_drv_type *pdm_registry_find_drv(struct pdm_registry *registry, const 
  * goes to diag; returns 0 or PDM_ERR_CFG.
  */
 int pdm_check_config(struct pdm_registry *registry, struct cfg_node *root, struct cfg_diag *diag);
+/*
+ * Unloads the modules none of whose types the [devices] part of the tree names (as a
+ * device type or a link's driver): what a VM will not use costs it no memory. Returns
+ * how many were unloaded. Call it after pdm_check_config, before construction.
+ */
+/* A module no longer on registry->modules: its types go, then its code. */
+void pdm_registry_unload_module(struct pdm_registry *registry, struct pdm_module *module);
+unsigned pdm_registry_unload_unused(struct pdm_registry *registry, struct cfg_node *root);
 
 /* What pdm needs from the VM; ctx is passed back to every call. */
 struct pdm_host {

@@ -192,6 +192,40 @@ START_TEST(folders_load_in_order_and_earlier_names_win)
 }
 END_TEST
 
+START_TEST(modules_the_config_does_not_name_are_unloaded)
+{
+	const char *names[] = { "sink", "recorder", "machine" };
+	struct cfg_tree *tree;
+
+	for (size_t i = 0; i < 3; i++) {
+		char *path = plugin(names[i]);
+		struct err err = { 0 };
+
+		ck_assert_msg(pdm_registry_load(&registry, path, &err) == 0, "%s", err.msg);
+		free(path);
+	}
+	/* recorder's device and (on the link only) its driver; nothing of sink or machine. */
+	tree = load_config("[devices/trec/0]\nlog = @LOG@\n"
+			   "[devices/trec/0/lun0]\ndriver = tlink\nlog = @LOG@\n");
+	ck_assert_uint_eq(pdm_registry_unload_unused(&registry, tree->root), 2);
+	ck_assert_ptr_nonnull(registry.modules);
+	ck_assert_ptr_null(registry.modules->next);
+	ck_assert(strstr(registry.modules->path, "/recorder.so"));
+	ck_assert_ptr_nonnull(pdm_registry_find_dev(&registry, "trec"));
+	ck_assert_ptr_nonnull(pdm_registry_find_drv(&registry, "tlink"));
+	ck_assert_ptr_null(pdm_registry_find_dev(&registry, "sink"));
+	/* Nothing left to unload a second time. */
+	ck_assert_uint_eq(pdm_registry_unload_unused(&registry, tree->root), 0);
+	cfg_free(tree);
+	/* A config without devices needs no module at all. */
+	tree = load_config("[vm]\nname = empty\n");
+	ck_assert_uint_eq(pdm_registry_unload_unused(&registry, tree->root), 1);
+	ck_assert_ptr_null(registry.modules);
+	ck_assert_ptr_null(pdm_registry_find_dev(&registry, "trec"));
+	cfg_free(tree);
+}
+END_TEST
+
 static const char chain3_ini[] =
 	"[devices/trec/0]\nlog = @LOG@\n"
 	"[devices/trec/0/lun0]\ndriver = tlink\nlog = @LOG@\n"
@@ -541,6 +575,7 @@ static Suite *pdm_suite(void)
 
 	tcase_add_checked_fixture(load, setup, teardown);
 	tcase_add_test(load, well_formed_plugin_registers_its_types);
+	tcase_add_test(load, modules_the_config_does_not_name_are_unloaded);
 	tcase_add_test(load, wrong_abi_major_is_refused_before_any_code_runs);
 	tcase_add_test(load, older_minor_loads_and_newer_minor_is_refused);
 	tcase_add_test(load, module_without_entry_point_is_refused);
