@@ -83,17 +83,18 @@ static double now_s(void)
  * COM1 goes serial -> char -> socket, plus extra (more sections or keys).
  */
 static char *write_ini(int cpus, const char *kernel, const char *initrd, const char *vm_extra,
-		       const char *extra)
+		       const char *extra, const char *cmdline_extra)
 {
 	char *ini = tu_fmt("%s/linux.ini", tmp);
 	char *k = guest_file(kernel), *i = guest_file(initrd), *cmdline = guest_cmdline();
 	char *text = tu_fmt("[vm]\nmemory = 128M\ncpus = %d\n%s\n"
-			    "[boot]\nkernel = %s\ninitrd = %s\ncmdline = %s\n\n"
+			    "[boot]\nkernel = %s\ninitrd = %s\ncmdline = %s%s\n\n"
 			    "[devices/serial/0]\niobase = 0x3f8\nirq = 4\n\n"
 			    "[devices/serial/0/lun0]\ndriver = char\n\n"
 			    "[devices/serial/0/lun0/attached]\ndriver = socket\npath = %s/console.sock\n\n"
 			    "%s",
-			    cpus, vm_extra ? vm_extra : "", k, i, cmdline, tmp, extra ? extra : "");
+			    cpus, vm_extra ? vm_extra : "", k, i, cmdline,
+			    cmdline_extra ? cmdline_extra : "", tmp, extra ? extra : "");
 
 	tu_write_file(ini, text);
 	free(text);
@@ -131,8 +132,9 @@ static void vm_start(struct vm_proc *vm, const char *ini)
 		if (!freopen("/dev/null", "r", stdin) || !freopen("/dev/null", "w", stdout) ||
 		    !freopen(vm->log, "w", stderr))
 			_exit(127);
-		/* The boot-timer logs at info level; the rest stays at the default. */
-		execl(bin, bin, "--log", "warn,boot-timer#0=info", "run", ini, (char *)NULL);
+		/* The boot-timer and the i8042 log at info level; the rest stays at the default. */
+		execl(bin, bin, "--log", "warn,boot-timer#0=info,i8042#0=info", "run", ini,
+		      (char *)NULL);
 		_exit(127);
 	}
 	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", sock);
@@ -287,7 +289,7 @@ START_TEST(pvh_runs_a_shell_and_powers_off_on_reboot)
 {
 	struct vm_proc vm;
 	char *ini = write_ini(1, "vmlinux", "initramfs.cpio", "on_reset = poweroff\n",
-			      "[devices/boot-timer/0]\n");
+			      "[devices/boot-timer/0]\n", NULL);
 	char line[4096];
 	size_t start, end, count = 0, at;
 	char *log;
@@ -346,11 +348,15 @@ START_TEST(pvh_runs_a_shell_and_powers_off_on_reboot)
 }
 END_TEST
 
-/* The bzImage path (64-bit boot protocol, gzip initramfs) on 1 vCPU. */
+/*
+ * The bzImage path (64-bit boot protocol, gzip initramfs) on 1 vCPU, and reboot=k:
+ * Linux resets through the keyboard controller, and the i8042 says it was asked.
+ */
 START_TEST(bzimage_on_one_vcpu_runs_a_shell_and_powers_off_on_reboot)
 {
 	struct vm_proc vm;
-	char *ini = write_ini(1, "bzImage", "initramfs.cpio.gz", "on_reset = poweroff\n", NULL);
+	char *ini = write_ini(1, "bzImage", "initramfs.cpio.gz", "on_reset = poweroff\n",
+			      "[devices/i8042/0]\n", " reboot=k"), *log;
 
 	vm_start(&vm, ini);
 	ck_assert_int_eq(vm_expect_marker(&vm), 1);
@@ -358,6 +364,10 @@ START_TEST(bzimage_on_one_vcpu_runs_a_shell_and_powers_off_on_reboot)
 	vm_expect(&vm, "Linux 6.1", CMD_TIMEOUT_S);
 	vm_command(&vm, "reboot -f");
 	ck_assert_int_eq(vm_wait(&vm, CMD_TIMEOUT_S), 0);
+	log = tu_read_file(vm.log);
+	ck_assert_msg(log && strstr(log, "the guest pulsed the reset line"),
+		      "no reset through the i8042; modvm's log:\n%s", log ? log : "(none)");
+	free(log);
 	vm_release(&vm);
 	free(ini);
 }
@@ -372,7 +382,7 @@ END_TEST
 START_TEST(pvh_on_two_vcpus_sees_both)
 {
 	struct vm_proc vm;
-	char *ini = write_ini(2, "vmlinux", "initramfs.cpio", "on_reset = poweroff\n", NULL);
+	char *ini = write_ini(2, "vmlinux", "initramfs.cpio", "on_reset = poweroff\n", NULL, NULL);
 
 	vm_start(&vm, ini);
 	vm_expect(&vm, "Booting SMP configuration", BOOT_TIMEOUT_S);

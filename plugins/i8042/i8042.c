@@ -42,7 +42,10 @@ static int i8042_out(struct pdm_dev_ins *dev, void *user, uint16_t offset, uint3
 	struct i8042 *kbc = user;
 
 	if (offset == I8042_CMD_PORT - I8042_DATA_PORT && (value & 0xff) == I8042_CMD_PULSE_RESET) {
-		kbc->reset_count++;
+		/* Once per reset: Linux's reboot=k sends the command ten times. */
+		if (!kbc->reset_count++)
+			dev->hlp->log(dev, PDM_LOG_INFO, "the guest pulsed the reset line "
+				      "(0xfe to port 0x64)");
 		return dev->hlp->vm_request_reset(dev);
 	}
 	return 0;       /* other commands and keyboard data: no keyboard here */
