@@ -756,7 +756,7 @@ START_TEST(cpuid_gives_each_vcpu_its_apic_id_and_the_topology)
 	struct kvm_cpuid2 *sup = cpuid_supported(false), *out = cpuid_alloc(sup->nent + 8);
 	const struct kvm_cpuid_entry2 *e;
 
-	ck_assert_int_eq(cpuid_build(sup, 3, 4, true, out, sup->nent + 8), 0);
+	ck_assert_int_eq(cpuid_build(sup, 3, 4, true, false, out, sup->nent + 8), 0);
 	e = cpuid_find(out, 1, 0);
 	ck_assert_uint_eq(e->ebx >> 24, 3);                     /* initial APIC id */
 	ck_assert_uint_eq((e->ebx >> 16) & 0xff, 4);            /* logical processors */
@@ -777,23 +777,26 @@ START_TEST(cpuid_gives_each_vcpu_its_apic_id_and_the_topology)
 		ck_assert(e->ebx == 0 && e->ecx == 2 && e->edx == 3);
 		ck_assert_uint_eq(e->flags, KVM_CPUID_FLAG_SIGNIFCANT_INDEX);
 	}
-	/* kvm-clock and the MSR-based features stay; those that issue hypercalls go. */
+	/* kvm-clock and the MSR-based features stay; those that issue hypercalls go... */
 	ck_assert_uint_eq(cpuid_find(out, 0x40000001, 0)->eax, 0x0100007b);
+	/* ...unless [vm] kvm_pv = host asks for all of them. */
+	ck_assert_int_eq(cpuid_build(sup, 3, 4, true, true, out, sup->nent + 8), 0);
+	ck_assert_uint_eq(cpuid_find(out, 0x40000001, 0)->eax, 0x01007efb);
 	/* One vCPU: no HTT, one logical processor; no TSC deadline without the cap. */
-	ck_assert_int_eq(cpuid_build(sup, 0, 1, false, out, sup->nent + 8), 0);
+	ck_assert_int_eq(cpuid_build(sup, 0, 1, false, false, out, sup->nent + 8), 0);
 	e = cpuid_find(out, 1, 0);
 	ck_assert_uint_eq(e->ebx >> 16, 1);
 	ck_assert(!(e->edx & (1u << 28)) && !(e->ecx & (1u << 24)));
 	ck_assert_uint_eq(cpuid_find(out, 0xb, 1)->eax, 0);
-	ck_assert_int_eq(cpuid_build(sup, 4, 4, false, out, sup->nent + 8), PDM_ERR_INVALID_ARG);
-	ck_assert_int_eq(cpuid_build(sup, 0, 4, false, out, sup->nent), PDM_ERR_INVALID_ARG);
+	ck_assert_int_eq(cpuid_build(sup, 4, 4, false, false, out, sup->nent + 8), PDM_ERR_INVALID_ARG);
+	ck_assert_int_eq(cpuid_build(sup, 0, 4, false, false, out, sup->nent), PDM_ERR_INVALID_ARG);
 	free(sup);
 	free(out);
 
 	/* AMD: no leaf 0xB below max 0xa; 0x80000008 and 0x8000001E carry the topology. */
 	sup = cpuid_supported(true);
 	out = cpuid_alloc(sup->nent + 8);
-	ck_assert_int_eq(cpuid_build(sup, 2, 3, false, out, sup->nent + 8), 0);
+	ck_assert_int_eq(cpuid_build(sup, 2, 3, false, false, out, sup->nent + 8), 0);
 	ck_assert_ptr_null(cpuid_find(out, 0xb, 0));
 	ck_assert_uint_eq(cpuid_find(out, 0x80000008, 0)->ecx, 0x2002);
 	e = cpuid_find(out, 0x8000001e, 0);

@@ -13,7 +13,8 @@
  * that make the guest issue hypercalls (paravirtual IPIs, spinlock kicks, yields,
  * TLB flushes) are left out, as QEMU leaves them out unless asked: a nested KVM that
  * emulates guest ring 0 (kvm_pvm) patches and re-runs VMCALL forever, which hung
- * Linux bringing up its second CPU (a paravirtual IPI from the AP).
+ * Linux bringing up its second CPU (a paravirtual IPI from the AP). [vm] kvm_pv = host
+ * offers them all, as QEMU's -cpu host does, for hosts where VMCALL works.
  */
 #include <string.h>
 
@@ -104,7 +105,7 @@ static void cpuid_add_topology(struct kvm_cpuid2 *out, uint32_t function, unsign
 }
 
 int cpuid_build(const struct kvm_cpuid2 *supported, unsigned id, unsigned count,
-		bool has_tsc_deadline, struct kvm_cpuid2 *out, uint32_t room)
+		bool has_tsc_deadline, bool has_all_pv, struct kvm_cpuid2 *out, uint32_t room)
 {
 	uint32_t max_basic = cpuid_max_basic(supported);
 	bool is_amd = cpuid_is_amd(supported);
@@ -148,7 +149,8 @@ int cpuid_build(const struct kvm_cpuid2 *supported, unsigned id, unsigned count,
 		case 0x1f:
 			continue;       /* rebuilt below */
 		case 0x40000001:
-			e.eax &= KVM_PV_DEFAULT;
+			if (!has_all_pv)
+				e.eax &= KVM_PV_DEFAULT;
 			break;
 		case 0x80000008:
 			/* AMD: ECX[7:0] cores - 1, ECX[15:12] APIC id bits for the core. */

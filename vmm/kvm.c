@@ -151,7 +151,8 @@ int kvm_vcpu_create(struct kvm *kvm, unsigned id, unsigned count, int *fd, struc
 	cpuid = calloc(1, sizeof(*cpuid) + room * sizeof(cpuid->entries[0]));
 	if (!cpuid)
 		return err_set(err, PDM_ERR_NO_MEMORY, "out of memory");
-	if (cpuid_build(kvm->cpuid, id, count, kvm->has_tsc_deadline, cpuid, room)) {
+	if (cpuid_build(kvm->cpuid, id, count, kvm->has_tsc_deadline, kvm->has_all_pv, cpuid,
+			room)) {
 		free(cpuid);
 		return err_set(err, PDM_ERR_INVALID_ARG, "cannot build the CPUID of vCPU %u of %u",
 			       id, count);

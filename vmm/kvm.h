@@ -20,6 +20,7 @@ struct kvm {
 	int run_size;               /* bytes to mmap from a vCPU fd */
 	struct kvm_cpuid2 *cpuid;   /* KVM_GET_SUPPORTED_CPUID: each vCPU's starts from it */
 	bool has_tsc_deadline;      /* KVM_CAP_TSC_DEADLINE_TIMER */
+	bool has_all_pv;            /* offer every KVM paravirtual feature ([vm] kvm_pv = host) */
 	/* The in-kernel PICs, IOAPIC and PIT as created: what a reset puts back. */
 	struct kvm_irqchip reset_chips[3];
 	struct kvm_pit_state2 reset_pit;
@@ -58,10 +59,11 @@ int kvm_set_ioapic_id(struct kvm *kvm, uint32_t id, struct err *err);
  * cpuid.c: fills out (room entries) with what vCPU id of count sees: supported, with
  * the initial APIC id and logical count in leaf 1, leaf 4's core counts, leaves 0xB
  * and 0x1F rebuilt (one package of count cores, one thread each), AMD's 0x80000008
- * and 0x8000001E likewise, the hypervisor bit, and TSC-deadline when has_tsc_deadline.
+ * and 0x8000001E likewise, the hypervisor bit, and TSC-deadline when has_tsc_deadline;
+ * KVM's paravirtual features limited to QEMU's default set unless has_all_pv.
  * PDM_ERR_INVALID_ARG when id >= count or out is too small (room < supported + 6).
  */
 int cpuid_build(const struct kvm_cpuid2 *supported, unsigned id, unsigned count,
-		bool has_tsc_deadline, struct kvm_cpuid2 *out, uint32_t room);
+		bool has_tsc_deadline, bool has_all_pv, struct kvm_cpuid2 *out, uint32_t room);
 
 #endif

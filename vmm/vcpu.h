@@ -165,6 +165,7 @@ struct vm {
 	struct vm_rendezvous rdv;
 
 	enum vm_on_reset on_reset;
+	bool is_kvm_pv_host;            /* [vm] kvm_pv = host */
 
 	_Atomic int exit_status;
 	_Atomic bool is_poweroff_requested;

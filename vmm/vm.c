@@ -25,8 +25,17 @@ static const struct pdm_cfg_key vm_cfg_vm[] = {
 	  .help = "number of vCPUs, one EMT each" },
 	{ .name = "on_reset", .type = PDM_CFG_STRING, .def = "reset",
 	  .help = "what a guest reset or triple fault does: reset, or poweroff (like -no-reboot)" },
+	{ .name = "kvm_pv", .type = PDM_CFG_STRING, .def = "default",
+	  .help = "KVM paravirtual features offered: default (QEMU's set, no hypercalls) or "
+		  "host (all KVM has, like -cpu host)" },
 	{ 0 }
 };
+
+/* [vm] kvm_pv: 0 default, 1 host, -1 neither. */
+static int vm_parse_kvm_pv(const char *text)
+{
+	return !strcmp(text, "default") ? 0 : !strcmp(text, "host") ? 1 : -1;
+}
 
 static enum vm_on_reset vm_parse_on_reset(const char *text)
 {
@@ -104,9 +113,16 @@ int vm_check_config(struct cfg_tree *tree, struct pdm_registry *registry, struct
 	if (node) {
 		struct cfg_value *on_reset = cfg_value_find(node, "on_reset");
 
+		struct cfg_value *kvm_pv = cfg_value_find(node, "kvm_pv");
+
 		if (on_reset && !vm_parse_on_reset(on_reset->text)) {
 			cfg_diag_add(diag, on_reset->origin, on_reset->line, "vm/on_reset",
 				     "expected 'reset' or 'poweroff', got '%s'", on_reset->text);
+			status = PDM_ERR_CFG;
+		}
+		if (kvm_pv && vm_parse_kvm_pv(kvm_pv->text) < 0) {
+			cfg_diag_add(diag, kvm_pv->origin, kvm_pv->line, "vm/kvm_pv",
+				     "expected 'default' or 'host', got '%s'", kvm_pv->text);
 			status = PDM_ERR_CFG;
 		}
 	}
@@ -555,7 +571,7 @@ static void vm_host_machine_info(void *ctx, struct pdm_machine_info *info)
 static int vm_read_config(struct vm *vm, struct err *err)
 {
 	struct cfg_node *node = cfg_find(vm->cfg->root, "vm");
-	const char *name = "modvm", *on_reset = "reset";
+	const char *name = "modvm", *on_reset = "reset", *kvm_pv = "default";
 	int64_t memory = 128 << 20, cpus = 1;
 	int status = 0;
 
@@ -567,7 +583,13 @@ static int vm_read_config(struct vm *vm, struct err *err)
 			status = cfg_get_int(node, vm_cfg_vm, "cpus", &cpus, err);
 		if (!status)
 			status = cfg_get_string(node, vm_cfg_vm, "on_reset", &on_reset, err);
+		if (!status)
+			status = cfg_get_string(node, vm_cfg_vm, "kvm_pv", &kvm_pv, err);
 	}
+	vm->is_kvm_pv_host = vm_parse_kvm_pv(kvm_pv) == 1;
+	if (!status && vm_parse_kvm_pv(kvm_pv) < 0)
+		status = err_set(err, PDM_ERR_CFG, "[vm] kvm_pv: expected 'default' or 'host', got '%s'",
+				 kvm_pv);
 	vm->on_reset = vm_parse_on_reset(on_reset);
 	if (!status && !vm->on_reset)
 		status = err_set(err, PDM_ERR_CFG, "[vm] on_reset: expected 'reset' or 'poweroff', got '%s'",
@@ -618,6 +640,8 @@ int vm_create(struct cfg_tree *tree, struct pdm_registry *registry, struct vm **
 	status = vm_read_config(vm, err);
 	if (!status)
 		status = kvm_open(&vm->kvm, err);
+	if (!status)
+		vm->kvm.has_all_pv = vm->is_kvm_pv_host;
 	if (!status)
 		status = mem_init(&vm->mem, &vm->kvm, vm->memory_size, err);
 	/*

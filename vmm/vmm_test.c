@@ -295,6 +295,38 @@ START_TEST(triple_fault_resets_the_vm)
 }
 END_TEST
 
+/* [vm] values with a fixed set of words are checked where they are written. */
+START_TEST(vm_section_words_are_checked_at_their_lines)
+{
+	char *ini = tu_fmt("%s/vm.ini", tmp);
+	char *text = tu_fmt("[vm]\nmemory = 16M\non_reset = halt\nkvm_pv = all\n"
+			    "[boot]\nflat = %s/tests/guests/exit42.bin\n", tu_builddir());
+	struct cfg_diag diag;
+	struct cfg_tree *t = NULL;
+	struct vm *vm;
+
+	tu_write_file(ini, text);
+	cfg_diag_init(&diag);
+	ck_assert_int_eq(cfg_load(ini, &t, &diag), 0);
+	ck_assert_int_eq(vm_check_config(t, &registry, &diag), PDM_ERR_CFG);
+	ck_assert_msg(diag.count == 2, "%zu problems: %s | %s | %s", (size_t)diag.count,
+		      diag.lines[0], diag.count > 1 ? diag.lines[1] : "", diag.count > 2 ? diag.lines[2] : "");
+	ck_assert_msg(strstr(diag.lines[0], "vm.ini:3: vm/on_reset: expected 'reset' or 'poweroff', "
+				     "got 'halt'"), "%s", diag.lines[0]);
+	ck_assert_msg(strstr(diag.lines[1], "vm.ini:4: vm/kvm_pv: expected 'default' or 'host', "
+				     "got 'all'"), "%s", diag.lines[1]);
+	cfg_diag_release(&diag);
+	cfg_free(t);
+	/* The other word, and a VM made with kvm_pv = host runs. */
+	tree = vm_config("exit42", "cpus = 2\nkvm_pv = host", "");
+	ck_assert_int_eq(run_vm(&vm), PDM_VM_OFF);
+	ck_assert_int_eq(vm_exit_status(vm), (42 << 1) | 1);
+	vm_destroy(vm);
+	free(text);
+	free(ini);
+}
+END_TEST
+
 START_TEST(triple_fault_powers_off_with_on_reset_poweroff)
 {
 	struct vm *vm;
@@ -326,6 +358,7 @@ static Suite *vmm_suite(void)
 	tcase_add_test(tc, port_conflict_names_the_owner);
 	tcase_add_test(tc, triple_fault_resets_the_vm);
 	tcase_add_test(tc, triple_fault_powers_off_with_on_reset_poweroff);
+	tcase_add_test(tc, vm_section_words_are_checked_at_their_lines);
 	suite_add_tcase(s, tc);
 	return s;
 }
