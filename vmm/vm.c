@@ -31,19 +31,23 @@ static const struct pdm_cfg_key vm_cfg_vm[] = {
 	{ 0 }
 };
 
-/* [vm] kvm_pv: 0 default, 1 host, -1 neither. */
-static int vm_parse_kvm_pv(const char *text)
-{
-	return !strcmp(text, "default") ? 0 : !strcmp(text, "host") ? 1 : -1;
-}
+/* The [vm] keys whose value is one of two words; the index is what a word means. */
+enum { VM_WORD_ON_RESET, VM_WORD_KVM_PV, VM_WORD_KEYS };
+static const struct vm_word_key {
+	const char *key;
+	const char *words[2];
+} vm_word_keys[VM_WORD_KEYS] = {
+	[VM_WORD_ON_RESET] = { "on_reset", { "reset", "poweroff" } },   /* enum vm_on_reset - 1 */
+	[VM_WORD_KVM_PV] = { "kvm_pv", { "default", "host" } },         /* 1: all PV features */
+};
 
-static enum vm_on_reset vm_parse_on_reset(const char *text)
+/* The index of text among the key's words, or -1. */
+static int vm_word(unsigned key, const char *text)
 {
-	if (!strcmp(text, "reset"))
-		return VM_ON_RESET_RESET;
-	if (!strcmp(text, "poweroff"))
-		return VM_ON_RESET_POWEROFF;
-	return VM_ON_RESET_INVALID;
+	for (int i = 0; i < 2; i++)
+		if (!strcmp(text, vm_word_keys[key].words[i]))
+			return i;
+	return -1;
 }
 
 static const struct pdm_cfg_key vm_cfg_plugins[] = {
@@ -110,19 +114,16 @@ int vm_check_config(struct cfg_tree *tree, struct pdm_registry *registry, struct
 
 	if ((node = cfg_find(root, "vm")) && cfg_check_schema(node, vm_cfg_vm, NULL, "section [vm]", diag))
 		status = PDM_ERR_CFG;
-	if (node) {
-		struct cfg_value *on_reset = cfg_value_find(node, "on_reset");
+	for (unsigned k = 0; node && k < VM_WORD_KEYS; k++) {
+		const struct vm_word_key *wk = &vm_word_keys[k];
+		struct cfg_value *value = cfg_value_find(node, wk->key);
+		char path[32];
 
-		struct cfg_value *kvm_pv = cfg_value_find(node, "kvm_pv");
-
-		if (on_reset && !vm_parse_on_reset(on_reset->text)) {
-			cfg_diag_add(diag, on_reset->origin, on_reset->line, "vm/on_reset",
-				     "expected 'reset' or 'poweroff', got '%s'", on_reset->text);
-			status = PDM_ERR_CFG;
-		}
-		if (kvm_pv && vm_parse_kvm_pv(kvm_pv->text) < 0) {
-			cfg_diag_add(diag, kvm_pv->origin, kvm_pv->line, "vm/kvm_pv",
-				     "expected 'default' or 'host', got '%s'", kvm_pv->text);
+		if (value && vm_word(k, value->text) < 0) {
+			snprintf(path, sizeof(path), "vm/%s", wk->key);
+			cfg_diag_add(diag, value->origin, value->line, path,
+				     "expected '%s' or '%s', got '%s'", wk->words[0], wk->words[1],
+				     value->text);
 			status = PDM_ERR_CFG;
 		}
 	}
@@ -571,9 +572,9 @@ static void vm_host_machine_info(void *ctx, struct pdm_machine_info *info)
 static int vm_read_config(struct vm *vm, struct err *err)
 {
 	struct cfg_node *node = cfg_find(vm->cfg->root, "vm");
-	const char *name = "modvm", *on_reset = "reset", *kvm_pv = "default";
+	const char *name = "modvm", *words[VM_WORD_KEYS] = { "reset", "default" };
 	int64_t memory = 128 << 20, cpus = 1;
-	int status = 0;
+	int status = 0, index[VM_WORD_KEYS];
 
 	if (node) {
 		status = cfg_get_string(node, vm_cfg_vm, "name", &name, err);
@@ -581,19 +582,19 @@ static int vm_read_config(struct vm *vm, struct err *err)
 			status = cfg_get_int(node, vm_cfg_vm, "memory", &memory, err);
 		if (!status)
 			status = cfg_get_int(node, vm_cfg_vm, "cpus", &cpus, err);
-		if (!status)
-			status = cfg_get_string(node, vm_cfg_vm, "on_reset", &on_reset, err);
-		if (!status)
-			status = cfg_get_string(node, vm_cfg_vm, "kvm_pv", &kvm_pv, err);
+		for (unsigned k = 0; !status && k < VM_WORD_KEYS; k++)
+			status = cfg_get_string(node, vm_cfg_vm, vm_word_keys[k].key, &words[k], err);
 	}
-	vm->is_kvm_pv_host = vm_parse_kvm_pv(kvm_pv) == 1;
-	if (!status && vm_parse_kvm_pv(kvm_pv) < 0)
-		status = err_set(err, PDM_ERR_CFG, "[vm] kvm_pv: expected 'default' or 'host', got '%s'",
-				 kvm_pv);
-	vm->on_reset = vm_parse_on_reset(on_reset);
-	if (!status && !vm->on_reset)
-		status = err_set(err, PDM_ERR_CFG, "[vm] on_reset: expected 'reset' or 'poweroff', got '%s'",
-				 on_reset);
+	for (unsigned k = 0; k < VM_WORD_KEYS; k++) {
+		index[k] = vm_word(k, words[k]);
+		if (!status && index[k] < 0)
+			status = err_set(err, PDM_ERR_CFG, "[vm] %s: expected '%s' or '%s', got '%s'",
+					 vm_word_keys[k].key, vm_word_keys[k].words[0],
+					 vm_word_keys[k].words[1], words[k]);
+	}
+	vm->on_reset = index[VM_WORD_ON_RESET] < 0 ? VM_ON_RESET_INVALID :
+		       (enum vm_on_reset)(VM_ON_RESET_RESET + index[VM_WORD_ON_RESET]);
+	vm->is_kvm_pv_host = index[VM_WORD_KVM_PV] == 1;
 	snprintf(vm->name, sizeof(vm->name), "%s", name);
 	vm->memory_size = (uint64_t)memory & ~0xfffull;
 	vm->cpu_count = (unsigned)cpus;
