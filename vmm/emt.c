@@ -271,21 +271,27 @@ int vm_req_call(struct vm *vm, unsigned cpu, unsigned flags, int timeout_ms, vm_
 #define EMT_RDV_WAKE_ALL (-2)
 
 /*
- * Wakes one EMT (by id) or all, with the rendezvous lock dropped for the moment: an
- * EMT woken while the lock is held runs (often at once, on the waker's CPU) only to
- * block on the lock again, which costs two more context switches per step. Waiters
+ * Wakes one EMT (by id), all, or none. Called without the rendezvous lock: an EMT
+ * woken while the lock is held runs (often at once, on the waker's CPU) only to block
+ * on the lock again, which costs two more context switches per step. Waiters
  * re-check their condition under the lock, so nothing is lost.
  */
+static void emt_rendezvous_signal(struct vm *vm, int which)
+{
+	if (which == EMT_RDV_WAKE_ALL)
+		for (unsigned i = 0; i < vm->cpu_count; i++)
+			pthread_cond_signal(&vm->rdv.emt_cond[i]);
+	else if (which != EMT_RDV_WAKE_NONE)
+		pthread_cond_signal(&vm->rdv.emt_cond[which]);
+}
+
+/* The same with the lock held: dropped for the moment. */
 static void emt_rendezvous_wake(struct vm *vm, int which)
 {
 	if (which == EMT_RDV_WAKE_NONE)
 		return;
 	pthread_mutex_unlock(&vm->rdv.lock);
-	if (which == EMT_RDV_WAKE_ALL)
-		for (unsigned i = 0; i < vm->cpu_count; i++)
-			pthread_cond_signal(&vm->rdv.emt_cond[i]);
-	else
-		pthread_cond_signal(&vm->rdv.emt_cond[which]);
+	emt_rendezvous_signal(vm, which);
 	pthread_mutex_lock(&vm->rdv.lock);
 }
 
@@ -358,10 +364,9 @@ static int emt_rendezvous_arrive(struct vcpu *vcpu)
 	status = rdv->status;
 	is_last_out = ++rdv->departed == vm->cpu_count;
 	pthread_mutex_unlock(&rdv->lock);
+	/* The last to finish its turn releases the others (a one-EMT wake went out above). */
 	if (wake == EMT_RDV_WAKE_ALL)
-		for (unsigned i = 0; i < vm->cpu_count; i++)
-			if (i != vcpu->id)
-				pthread_cond_signal(&rdv->emt_cond[i]);
+		emt_rendezvous_signal(vm, wake);
 	if (is_last_out)
 		pthread_cond_broadcast(&rdv->cond);
 	return status;
