@@ -328,7 +328,7 @@ static void control_await(struct control_client *client, enum control_event_kind
 	pthread_mutex_unlock(&client->control->lock);
 }
 
-/* Its reply is queued (or there is none); control->lock held. */
+/* Its reply is queued; control->lock held. */
 static void control_unawait_locked(struct control_client *client)
 {
 	if (client->awaits) {
@@ -849,11 +849,6 @@ static void *control_worker(void *arg)
 		if (item)
 			control_reply(control, item);
 		pthread_mutex_lock(&control->lock);
-		if (!item && client->awaits) {
-			control_unawait_locked(client);
-			if (control->items)
-				control_wake(control);  /* what it held back has no carrier now */
-		}
 	}
 	client->is_worker_done = true;
 	control_wake(control);
