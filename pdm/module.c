@@ -62,13 +62,6 @@ static void pdm_module_free(struct pdm_module *module)
 	free(module);
 }
 
-/* Drops an unlinked module's types, then the module (its code is gone after this). */
-void pdm_registry_unload_module(struct pdm_registry *registry, struct pdm_module *module)
-{
-	pdm_registry_drop_module_types(registry, module);
-	pdm_module_free(module);
-}
-
 void pdm_registry_release(struct pdm_registry *registry)
 {
 	struct pdm_module *module, *next;
@@ -460,4 +453,52 @@ int pdm_registry_load_dirs(struct pdm_registry *registry, const char *const *dir
 		free(names);
 	}
 	return status;
+}
+
+/* Marks the modules of the types named below node: device types at the type level,
+ * drivers anywhere. */
+static void pdm_mark_used(struct pdm_registry *registry, struct cfg_node *node, bool is_type_level)
+{
+	for (struct cfg_node *child = node->first_child; child; child = child->next_sibling) {
+		struct cfg_value *driver = cfg_value_find(child, "driver");
+
+		if (is_type_level) {
+			struct pdm_dev_type *dev = pdm_registry_find_dev(registry, child->name);
+
+			if (dev && dev->module)
+				dev->module->is_used = true;
+		}
+		if (driver) {
+			struct pdm_drv_type *drv = pdm_registry_find_drv(registry, driver->text);
+
+			if (drv && drv->module)
+				drv->module->is_used = true;
+		}
+		pdm_mark_used(registry, child, false);
+	}
+}
+
+unsigned pdm_registry_unload_unused(struct pdm_registry *registry, struct cfg_node *root)
+{
+	struct cfg_node *devices = cfg_find(root, "devices");
+	struct pdm_module **link = &registry->modules;
+	unsigned count = 0;
+
+	for (struct pdm_module *m = registry->modules; m; m = m->next)
+		m->is_used = false;
+	if (devices)
+		pdm_mark_used(registry, devices, true);
+	while (*link) {
+		struct pdm_module *module = *link;
+
+		if (module->is_used) {
+			link = &module->next;
+			continue;
+		}
+		*link = module->next;
+		pdm_registry_drop_module_types(registry, module);
+		pdm_module_free(module);
+		count++;
+	}
+	return count;
 }

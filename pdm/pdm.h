@@ -89,8 +89,6 @@ int pdm_check_config(struct pdm_registry *registry, struct cfg_node *root, struc
  * device type or a link's driver): what a VM will not use costs it no memory. Returns
  * how many were unloaded. Call it after pdm_check_config, before construction.
  */
-/* A module no longer on registry->modules: its types go, then its code. */
-void pdm_registry_unload_module(struct pdm_registry *registry, struct pdm_module *module);
 unsigned pdm_registry_unload_unused(struct pdm_registry *registry, struct cfg_node *root);
 
 /* What pdm needs from the VM; ctx is passed back to every call. */
