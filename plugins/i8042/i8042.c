@@ -9,6 +9,7 @@
  * register says the output buffer is empty and the input buffer ready, and data reads
  * return 0.
  */
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <modvm/device.h>
@@ -25,9 +26,21 @@ struct i8042 {
 	struct pdm_dev_ins *dev;
 	uint8_t port92;
 	uint64_t reset_count;
+	bool is_reset_asked;            /* since the last reset: log the first request only */
 };
 
 /* ---- guest-facing handlers ---- */
+
+/* Both ways to pulse the reset line. Linux's reboot=k sends 0xfe ten times. */
+static int i8042_request_reset(struct pdm_dev_ins *dev, struct i8042 *kbc, const char *how)
+{
+	kbc->reset_count++;
+	if (!kbc->is_reset_asked) {
+		kbc->is_reset_asked = true;
+		dev->hlp->log(dev, PDM_LOG_INFO, "the guest pulsed the reset line (%s)", how);
+	}
+	return dev->hlp->vm_request_reset(dev);
+}
 
 static int i8042_in(struct pdm_dev_ins *dev, void *user, uint16_t offset, uint32_t *value,
 		    unsigned size)
@@ -41,13 +54,8 @@ static int i8042_out(struct pdm_dev_ins *dev, void *user, uint16_t offset, uint3
 {
 	struct i8042 *kbc = user;
 
-	if (offset == I8042_CMD_PORT - I8042_DATA_PORT && (value & 0xff) == I8042_CMD_PULSE_RESET) {
-		/* Once per reset: Linux's reboot=k sends the command ten times. */
-		if (!kbc->reset_count++)
-			dev->hlp->log(dev, PDM_LOG_INFO, "the guest pulsed the reset line "
-				      "(0xfe to port 0x64)");
-		return dev->hlp->vm_request_reset(dev);
-	}
+	if (offset == I8042_CMD_PORT - I8042_DATA_PORT && (value & 0xff) == I8042_CMD_PULSE_RESET)
+		return i8042_request_reset(dev, kbc, "0xfe to port 0x64");
 	return 0;       /* other commands and keyboard data: no keyboard here */
 }
 
@@ -65,9 +73,8 @@ static int port92_out(struct pdm_dev_ins *dev, void *user, uint16_t offset, uint
 
 	/* Bit 0 resets on its rising edge; the A20 bit (1) is kept but has no effect. */
 	if ((value & PORT92_RESET) && !(kbc->port92 & PORT92_RESET)) {
-		kbc->reset_count++;
 		kbc->port92 = (uint8_t)(value & ~PORT92_RESET);
-		return dev->hlp->vm_request_reset(dev);
+		return i8042_request_reset(dev, kbc, "bit 0 of port 0x92");
 	}
 	kbc->port92 = (uint8_t)value;
 	return 0;
@@ -94,7 +101,10 @@ static int i8042_construct(struct pdm_dev_ins *dev)
 
 static void i8042_reset(struct pdm_dev_ins *dev)
 {
-	((struct i8042 *)dev->data)->port92 = 0;
+	struct i8042 *kbc = dev->data;
+
+	kbc->port92 = 0;
+	kbc->is_reset_asked = false;
 }
 
 static void i8042_destruct(struct pdm_dev_ins *dev)
