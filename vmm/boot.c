@@ -617,7 +617,10 @@ static int boot_load_kernel(struct vm *vm, struct cfg_node *boot, struct err *er
 		return status;
 	}
 	/* The MP table gives the IOAPIC the id after the last CPU's: so does the IOAPIC. */
-	status = kvm_set_ioapic_id(&vm->kvm, vm->cpu_count, err);
+	if (vm->is_split_irqchip)
+		irqchip_set_ioapic_id(&vm->irqchip, (uint8_t)vm->cpu_count);
+	else
+		status = kvm_set_ioapic_id(&vm->kvm, vm->cpu_count, err);
 	if (!status)
 		status = boot_apply_entry(vm, &entry, err);
 	return status;

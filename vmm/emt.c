@@ -451,6 +451,8 @@ static void emt_run_guest(struct vcpu *vcpu)
 	struct kvm_run *run = vcpu->run;
 	int rc, saved_errno;
 
+	if (vm->is_split_irqchip && vcpu->id == 0)
+		irqchip_before_run(&vm->irqchip, vcpu->fd, run);
 	atomic_store(&vcpu->in_guest, 1);
 	if (atomic_load(&vcpu->ff)) {
 		atomic_store(&vcpu->in_guest, 0);
@@ -481,6 +483,11 @@ static void emt_run_guest(struct vcpu *vcpu)
 		break;
 	case KVM_EXIT_INTR:
 		emt_consume_kick(vcpu);
+		break;
+	case KVM_EXIT_IOAPIC_EOI:       /* [vm] irqchip = split: a level-triggered pin's EOI */
+		irqchip_eoi(&vm->irqchip, run->eoi.vector);
+		break;
+	case KVM_EXIT_IRQ_WINDOW_OPEN:  /* vCPU 0 can take the PIC's interrupt: see above */
 		break;
 	case KVM_EXIT_SHUTDOWN:
 		/* As on a PC: a triple fault resets the machine (or powers it off, on_reset). */

@@ -35,6 +35,12 @@ static struct iom_range *iom_pio_lookup(struct iom *iom, uint16_t port)
 	return page ? page[port & (IOM_PIO_PAGE_SIZE - 1)] : NULL;
 }
 
+/* Who owns a range: a device instance, or (dev NULL) the machine itself, vmm/irqchip.c. */
+static const char *iom_owner(const struct iom_range *range)
+{
+	return range->dev ? range->dev->name : "machine";
+}
+
 static struct iom_range *iom_range_new(struct pdm_dev_ins *dev, pthread_mutex_t *lock,
 				       uint64_t base, uint64_t size, void *user, const char *desc)
 {
@@ -66,7 +72,7 @@ int iom_register_pio(struct iom *iom, struct pdm_dev_ins *dev, pthread_mutex_t *
 		if (owner)
 			return err_set(err, PDM_ERR_DUPLICATE,
 				       "port %#x is already claimed by '%s' (%s, %#llx-%#llx)", p,
-				       owner->dev->name, owner->desc,
+				       iom_owner(owner), owner->desc,
 				       (unsigned long long)owner->base,
 				       (unsigned long long)(owner->base + owner->size - 1));
 	}
@@ -116,7 +122,7 @@ int iom_register_mmio(struct iom *iom, struct pdm_dev_ins *dev, pthread_mutex_t 
 			return err_set(err, PDM_ERR_DUPLICATE,
 				       "mmio %#llx-%#llx overlaps '%s' (%s, %#llx-%#llx)",
 				       (unsigned long long)gpa, (unsigned long long)(gpa + size - 1),
-				       other->dev->name, other->desc,
+				       iom_owner(other), other->desc,
 				       (unsigned long long)other->base,
 				       (unsigned long long)(other->base + other->size - 1));
 	}

@@ -24,7 +24,7 @@
 struct iom_range {
 	uint64_t base;
 	uint64_t size;
-	struct pdm_dev_ins *dev;
+	struct pdm_dev_ins *dev;        /* NULL: the machine's own chips (vmm/irqchip.c) */
 	pthread_mutex_t *lock;          /* the device lock */
 	void *user;
 	union {

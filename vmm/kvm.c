@@ -96,10 +96,21 @@ fail:
 	return err ? err->status : PDM_ERR_KVM;
 }
 
-int kvm_create_irqchip(struct kvm *kvm, struct err *err)
+int kvm_create_irqchip(struct kvm *kvm, bool is_split, struct err *err)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 
+	if (is_split) {
+		/* Local APICs in KVM, and routes 0-23 kept for the user-space IOAPIC's pins. */
+		struct kvm_enable_cap cap = { .cap = KVM_CAP_SPLIT_IRQCHIP, .args = { 24 } };
+
+		if (ioctl(kvm->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_SPLIT_IRQCHIP) <= 0)
+			return err_set(err, PDM_ERR_KVM, "%s lacks KVM_CAP_SPLIT_IRQCHIP, which "
+				       "[vm] irqchip = split needs", kvm_device_path());
+		if (ioctl(kvm->vm_fd, KVM_ENABLE_CAP, &cap) < 0)
+			return kvm_fail(err, "KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP)");
+		return 0;
+	}
 	if (ioctl(kvm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return kvm_fail(err, "KVM_CREATE_IRQCHIP");
 	if (ioctl(kvm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)

@@ -31,11 +31,12 @@ const char *kvm_device_path(void);
 /* Opens /dev/kvm and creates a VM (its TSS and identity map; no irqchip yet). */
 int kvm_open(struct kvm *kvm, struct err *err);
 /*
- * Creates the in-kernel irqchip and PIT and keeps their reset state. After the RAM's
+ * Creates the in-kernel irqchip and PIT and keeps their reset state; with is_split,
+ * only the local APICs (the rest is vmm/irqchip.c's). After the RAM's
  * memory slots (kvm_set_memory): each slot added once the irqchip exists waits for an
  * SRCU grace period in the kernel, a scheduler tick or more.
  */
-int kvm_create_irqchip(struct kvm *kvm, struct err *err);
+int kvm_create_irqchip(struct kvm *kvm, bool is_split, struct err *err);
 void kvm_close(struct kvm *kvm);
 int kvm_set_memory(struct kvm *kvm, uint32_t slot, uint64_t gpa, uint64_t size, void *hva,
 		   struct err *err);

@@ -1,7 +1,8 @@
 noinst_LIBRARIES += vmm/libvmm.a
 vmm_libvmm_a_SOURCES = vmm/vm.h vmm/vcpu.h vmm/vm.c vmm/power.c vmm/emt.c vmm/kvm.c vmm/kvm.h \
 	vmm/mem.c vmm/mem.h vmm/iom.c vmm/iom.h vmm/cpuid.c vmm/boot.h vmm/boot.c \
-	vmm/boot_linux.c vmm/boot_elf.c vmm/boot_multiboot.c vmm/mptable.c
+	vmm/boot_linux.c vmm/boot_elf.c vmm/boot_multiboot.c vmm/mptable.c \
+	vmm/irqchip.h vmm/irqchip.c vmm/pic.c vmm/ioapic.c vmm/pit.c
 
 CORE_LIBS = vmm/libvmm.a pdm/libpdm.a config/libconfig.a util/libutil.a $(INIPARSER_LIBS)
 
@@ -20,6 +21,13 @@ vmm_emt_test_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
 vmm_iom_test_SOURCES = vmm/iom_test.c
 vmm_iom_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 vmm_iom_test_LDADD = vmm/libvmm.a util/libutil.a $(CHECK_LIBS)
+
+# The user-space PIC, IOAPIC and PIT of [vm] irqchip = split, as pure models.
+check_PROGRAMS += vmm/irqchip_test
+TESTS += vmm/irqchip_test
+vmm_irqchip_test_SOURCES = vmm/irqchip_test.c
+vmm_irqchip_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+vmm_irqchip_test_LDADD = vmm/libvmm.a util/libutil.a $(CHECK_LIBS)
 
 check_PROGRAMS += vmm/power_test
 TESTS += vmm/power_test

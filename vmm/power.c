@@ -71,7 +71,11 @@ static int vm_op_emt0(struct vm *vm, struct vm_op_args *args)
 		int status;
 
 		pdm_reset(&vm->pdm);
-		status = kvm_reset_irqchip(&vm->kvm, args->err);
+		status = 0;
+		if (vm->is_split_irqchip)
+			irqchip_reset(&vm->irqchip);
+		else
+			status = kvm_reset_irqchip(&vm->kvm, args->err);
 		if (!status)
 			status = boot_reset(vm, args->err);
 		if (status)

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 
 #include "vmm/iom.h"
+#include "vmm/irqchip.h"
 #include "vmm/kvm.h"
 #include "vmm/mem.h"
 #include "vmm/vm.h"
@@ -166,6 +167,8 @@ struct vm {
 
 	enum vm_on_reset on_reset;
 	bool is_kvm_pv_host;            /* [vm] kvm_pv = host */
+	bool is_split_irqchip;          /* [vm] irqchip = split: irqchip below, not KVM's */
+	struct irqchip irqchip;
 
 	_Atomic int exit_status;
 	_Atomic bool is_poweroff_requested;

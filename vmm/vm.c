@@ -28,17 +28,21 @@ static const struct pdm_cfg_key vm_cfg_vm[] = {
 	{ .name = "kvm_pv", .type = PDM_CFG_STRING, .def = "default",
 	  .help = "KVM paravirtual features offered: default (QEMU's set, no hypercalls) or "
 		  "host (all KVM has, like -cpu host)" },
+	{ .name = "irqchip", .type = PDM_CFG_STRING, .def = "kernel",
+	  .help = "where the PIC, IOAPIC and PIT run: kernel (KVM's), or split (modvm's, "
+		  "local APICs in KVM; like QEMU's kernel-irqchip=split)" },
 	{ 0 }
 };
 
 /* The [vm] keys whose value is one of two words; the index is what a word means. */
-enum { VM_WORD_ON_RESET, VM_WORD_KVM_PV, VM_WORD_KEYS };
+enum { VM_WORD_ON_RESET, VM_WORD_KVM_PV, VM_WORD_IRQCHIP, VM_WORD_KEYS };
 static const struct vm_word_key {
 	const char *key;
 	const char *words[2];
 } vm_word_keys[VM_WORD_KEYS] = {
 	[VM_WORD_ON_RESET] = { "on_reset", { "reset", "poweroff" } },   /* enum vm_on_reset - 1 */
 	[VM_WORD_KVM_PV] = { "kvm_pv", { "default", "host" } },         /* 1: all PV features */
+	[VM_WORD_IRQCHIP] = { "irqchip", { "kernel", "split" } },       /* 1: vmm/irqchip.c */
 };
 
 /* The index of text among the key's words, or -1. */
@@ -477,6 +481,8 @@ static int vm_host_irq_set(void *ctx, uint32_t irq, int level)
 {
 	struct vm *vm = ctx;
 
+	if (vm->is_split_irqchip)
+		return irqchip_set_irq(&vm->irqchip, irq, level);
 	return kvm_irq_line(&vm->kvm, irq, level);
 }
 
@@ -572,7 +578,7 @@ static void vm_host_machine_info(void *ctx, struct pdm_machine_info *info)
 static int vm_read_config(struct vm *vm, struct err *err)
 {
 	struct cfg_node *node = cfg_find(vm->cfg->root, "vm");
-	const char *name = "modvm", *words[VM_WORD_KEYS] = { "reset", "default" };
+	const char *name = "modvm", *words[VM_WORD_KEYS] = { "reset", "default", "kernel" };
 	int64_t memory = 128 << 20, cpus = 1;
 	int status = 0, index[VM_WORD_KEYS];
 
@@ -595,6 +601,7 @@ static int vm_read_config(struct vm *vm, struct err *err)
 	vm->on_reset = index[VM_WORD_ON_RESET] < 0 ? VM_ON_RESET_INVALID :
 		       (enum vm_on_reset)(VM_ON_RESET_RESET + index[VM_WORD_ON_RESET]);
 	vm->is_kvm_pv_host = index[VM_WORD_KVM_PV] == 1;
+	vm->is_split_irqchip = index[VM_WORD_IRQCHIP] == 1;
 	snprintf(vm->name, sizeof(vm->name), "%s", name);
 	vm->memory_size = (uint64_t)memory & ~0xfffull;
 	vm->cpu_count = (unsigned)cpus;
@@ -651,7 +658,9 @@ int vm_create(struct cfg_tree *tree, struct pdm_registry *registry, struct vm **
 	 * does not (bench/README.md, "start").
 	 */
 	if (!status)
-		status = kvm_create_irqchip(&vm->kvm, err);
+		status = kvm_create_irqchip(&vm->kvm, vm->is_split_irqchip, err);
+	if (!status && vm->is_split_irqchip)
+		status = irqchip_init(&vm->irqchip, vm, err);
 	if (status)
 		goto fail;
 	vm->rdv.departed = vm->cpu_count;         /* idle: nobody is inside */
@@ -732,6 +741,7 @@ void vm_destroy(struct vm *vm)
 	if (vm->vcpus)
 		emt_stop(vm);
 	pdm_release(&vm->pdm);
+	irqchip_destroy(&vm->irqchip);  /* after the devices: their destructors may set IRQs */
 	iom_release(&vm->iom);
 	mem_release(&vm->mem);
 	kvm_close(&vm->kvm);

@@ -267,6 +267,13 @@ START_TEST(port_conflict_names_the_owner)
 	ck_assert_ptr_null(vm);
 	ck_assert_msg(strstr(err.msg, "sink#0") && strstr(err.msg, "0x3fc") &&
 		      strstr(err.msg, "'serial#0'"), "%s", err.msg);
+	cfg_free(tree);
+	/* With [vm] irqchip = split the PIT's ports are the machine's own. */
+	tree = vm_config("hello", "irqchip = split", "[devices/sink/0]\niobase = 0x42\n");
+	ck_assert_int_eq(vm_create(tree, &registry, &vm, &err), PDM_ERR_DUPLICATE);
+	ck_assert_ptr_null(vm);
+	ck_assert_msg(strstr(err.msg, "sink#0") && strstr(err.msg, "port 0x42") &&
+		      strstr(err.msg, "'machine' (8254 PIT, 0x40-0x43)"), "%s", err.msg);
 }
 END_TEST
 
@@ -299,7 +306,7 @@ END_TEST
 START_TEST(vm_section_words_are_checked_at_their_lines)
 {
 	char *ini = tu_fmt("%s/vm.ini", tmp);
-	char *text = tu_fmt("[vm]\nmemory = 16M\non_reset = halt\nkvm_pv = all\n"
+	char *text = tu_fmt("[vm]\nmemory = 16M\non_reset = halt\nkvm_pv = all\nirqchip = user\n"
 			    "[boot]\nflat = %s/tests/guests/exit42.bin\n", tu_builddir());
 	struct cfg_diag diag;
 	struct cfg_tree *t = NULL;
@@ -309,12 +316,14 @@ START_TEST(vm_section_words_are_checked_at_their_lines)
 	cfg_diag_init(&diag);
 	ck_assert_int_eq(cfg_load(ini, &t, &diag), 0);
 	ck_assert_int_eq(vm_check_config(t, &registry, &diag), PDM_ERR_CFG);
-	ck_assert_msg(diag.count == 2, "%zu problems: %s | %s | %s", (size_t)diag.count,
+	ck_assert_msg(diag.count == 3, "%zu problems: %s | %s | %s", (size_t)diag.count,
 		      diag.lines[0], diag.count > 1 ? diag.lines[1] : "", diag.count > 2 ? diag.lines[2] : "");
 	ck_assert_msg(strstr(diag.lines[0], "vm.ini:3: vm/on_reset: expected 'reset' or 'poweroff', "
 				     "got 'halt'"), "%s", diag.lines[0]);
 	ck_assert_msg(strstr(diag.lines[1], "vm.ini:4: vm/kvm_pv: expected 'default' or 'host', "
 				     "got 'all'"), "%s", diag.lines[1]);
+	ck_assert_msg(strstr(diag.lines[2], "vm.ini:5: vm/irqchip: expected 'kernel' or 'split', "
+				     "got 'user'"), "%s", diag.lines[2]);
 	cfg_diag_release(&diag);
 	cfg_free(t);
 	/* The other word, and a VM made with kvm_pv = host runs. */
@@ -335,6 +344,28 @@ START_TEST(triple_fault_powers_off_with_on_reset_poweroff)
 	ck_assert_int_eq(run_vm(&vm), PDM_VM_OFF);
 	ck_assert_int_eq(vm_exit_status(vm), -1);       /* modvm run: exit 0 */
 	vm_destroy(vm);
+}
+END_TEST
+
+/*
+ * The PIT's interrupts through the PIC into a real-mode guest, the latched count and
+ * channel 2's OUT (tests/guests/timer.S): KVM's chips, then modvm's user-space ones.
+ */
+START_TEST(timer_guest_runs_on_kernel_and_split_irqchips)
+{
+	static const char *const modes[] = { "irqchip = kernel", "irqchip = split" };
+
+	for (unsigned i = 0; i < 2; i++) {
+		struct vm *vm;
+
+		tree = vm_config("timer", modes[i], "");
+		ck_assert_int_eq(run_vm(&vm), PDM_VM_OFF);
+		ck_assert_msg(vm_exit_status(vm) == ((0x11 << 1) | 1), "%s: exit status %d",
+			      modes[i], vm_exit_status(vm));
+		vm_destroy(vm);
+		cfg_free(tree);
+		tree = NULL;
+	}
 }
 END_TEST
 
@@ -359,6 +390,7 @@ static Suite *vmm_suite(void)
 	tcase_add_test(tc, triple_fault_resets_the_vm);
 	tcase_add_test(tc, triple_fault_powers_off_with_on_reset_poweroff);
 	tcase_add_test(tc, vm_section_words_are_checked_at_their_lines);
+	tcase_add_test(tc, timer_guest_runs_on_kernel_and_split_irqchips);
 	suite_add_tcase(s, tc);
 	return s;
 }
