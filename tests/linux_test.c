@@ -281,6 +281,48 @@ static int vm_expect_marker(struct vm_proc *vm)
 }
 
 /*
+ * bytes of guest output through Linux's interrupt-driven 8250 driver: every byte
+ * arrives, in order. The markers are put together by the shell (S''TART) so that the
+ * echo of the command line cannot match them. Then a 4 KiB line pasted at once: far
+ * more than the UART's FIFO, and as much as the guest tty's line buffer, so the tty is
+ * put in non-canonical mode; the guest keeps exactly 4096 bytes and sends them back
+ * for comparison.
+ */
+static void check_console_io(struct vm_proc *vm, size_t bytes)
+{
+	char line[4096];
+	char *cmd = tu_fmt("echo S''TART; head -c %zu /dev/zero | tr '\\0' Q; echo; echo E''ND",
+			   bytes);
+	size_t start, end, count = 0, at;
+
+	vm_command(vm, cmd);
+	free(cmd);
+	start = vm_expect(vm, "START", CMD_TIMEOUT_S) + strlen("START");
+	end = vm_expect(vm, "END", 1800);
+	for (size_t i = start; i < end; i++) {
+		if (vm->buf[i] == 'Q')
+			count++;
+		else
+			ck_assert_msg(strchr("\r\n", vm->buf[i]), "unexpected byte %#x at %zu",
+				      (unsigned char)vm->buf[i], i - start);
+	}
+	ck_assert_int_eq(count, bytes);
+
+	for (size_t i = 0; i < sizeof(line); i++)
+		line[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[(i * 7 + i / 36) % 36];
+	vm_command(vm, "stty -icanon -echo; echo R''EADY; head -c 4096 > /tmp/paste; stty sane; "
+		   "echo; echo G''OT $(wc -c < /tmp/paste); echo B''EGIN; cat /tmp/paste; "
+		   "echo; echo F''INISH");
+	vm_expect(vm, "READY", CMD_TIMEOUT_S);
+	vm_send(vm, line, sizeof(line));
+	vm_expect(vm, "GOT 4096", CMD_TIMEOUT_S);
+	at = vm_expect(vm, "BEGIN\r\n", CMD_TIMEOUT_S) + strlen("BEGIN\r\n");
+	vm_expect(vm, "FINISH", CMD_TIMEOUT_S);
+	ck_assert_msg(!memcmp(vm->buf + at, line, sizeof(line)),
+		      "the guest's copy of the pasted line differs");
+}
+
+/*
  * Boots take minutes on this nested KVM, so each boot checks as much as it can.
  * This one: PVH on 1 vCPU; a command's output; the boot-timer; 1 MiB of
  * interrupt-driven output; a pasted 4 KiB line; reboot -> power-off -> status 0.
@@ -290,8 +332,6 @@ START_TEST(pvh_runs_a_shell_and_powers_off_on_reboot)
 	struct vm_proc vm;
 	char *ini = write_ini(1, "vmlinux", "initramfs.cpio", "on_reset = poweroff\n",
 			      "[devices/boot-timer/0]\n", NULL);
-	char line[4096];
-	size_t start, end, count = 0, at;
 	char *log;
 
 	vm_start(&vm, ini);
@@ -301,40 +341,7 @@ START_TEST(pvh_runs_a_shell_and_powers_off_on_reboot)
 	vm_command(&vm, "echo \"answer-$((6*7))\"");
 	vm_expect(&vm, "answer-42", CMD_TIMEOUT_S);
 
-	/*
-	 * 1 MiB of guest output through Linux's interrupt-driven 8250 driver: every byte
-	 * arrives, in order. The markers are put together by the shell (S''TART) so that
-	 * the echo of the command line cannot match them.
-	 */
-	vm_command(&vm, "echo S''TART; head -c 1048576 /dev/zero | tr '\\0' Q; echo; echo E''ND");
-	start = vm_expect(&vm, "START", CMD_TIMEOUT_S) + strlen("START");
-	end = vm_expect(&vm, "END", 1800);
-	for (size_t i = start; i < end; i++) {
-		if (vm.buf[i] == 'Q')
-			count++;
-		else
-			ck_assert_msg(strchr("\r\n", vm.buf[i]), "unexpected byte %#x at %zu",
-				      (unsigned char)vm.buf[i], i - start);
-	}
-	ck_assert_int_eq(count, 1048576);
-
-	/*
-	 * A 4 KiB line pasted at once: far more than the UART's FIFO, and as much as the
-	 * guest tty's line buffer, so the tty is put in non-canonical mode; the guest
-	 * keeps exactly 4096 bytes and sends them back for comparison.
-	 */
-	for (size_t i = 0; i < sizeof(line); i++)
-		line[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[(i * 7 + i / 36) % 36];
-	vm_command(&vm, "stty -icanon -echo; echo R''EADY; head -c 4096 > /tmp/paste; stty sane; "
-		   "echo; echo G''OT $(wc -c < /tmp/paste); echo B''EGIN; cat /tmp/paste; "
-		   "echo; echo F''INISH");
-	vm_expect(&vm, "READY", CMD_TIMEOUT_S);
-	vm_send(&vm, line, sizeof(line));
-	vm_expect(&vm, "GOT 4096", CMD_TIMEOUT_S);
-	at = vm_expect(&vm, "BEGIN\r\n", CMD_TIMEOUT_S) + strlen("BEGIN\r\n");
-	vm_expect(&vm, "FINISH", CMD_TIMEOUT_S);
-	ck_assert_msg(!memcmp(vm.buf + at, line, sizeof(line)),
-		      "the guest's copy of the pasted line differs");
+	check_console_io(&vm, 1048576);
 
 	/* reboot=t: a triple fault, which on_reset = poweroff turns into a power-off. */
 	vm_command(&vm, "reboot -f");
@@ -398,11 +405,35 @@ START_TEST(pvh_on_two_vcpus_sees_both)
 }
 END_TEST
 
+/*
+ * [vm] irqchip = split: modvm's PIC, IOAPIC and PIT instead of KVM's, on 2 vCPUs.
+ * The serial port's interrupts go through the user-space IOAPIC as MSIs to the
+ * local APICs that Linux chose (logical destinations with 2 CPUs).
+ */
+START_TEST(pvh_on_two_vcpus_with_the_split_irqchip)
+{
+	struct vm_proc vm;
+	char *ini = write_ini(2, "vmlinux", "initramfs.cpio",
+			      "on_reset = poweroff\nirqchip = split\n", NULL, NULL);
+
+	vm_start(&vm, ini);
+	ck_assert_int_eq(vm_expect_marker(&vm), 2);
+	vm_command(&vm, "echo cpus-online-$(cat /sys/devices/system/cpu/online)");
+	vm_expect(&vm, "cpus-online-0-1", CMD_TIMEOUT_S);
+	check_console_io(&vm, 262144);
+	vm_command(&vm, "reboot -f");
+	ck_assert_int_eq(vm_wait(&vm, CMD_TIMEOUT_S), 0);
+	vm_release(&vm);
+	free(ini);
+}
+END_TEST
+
 static Suite *linux_suite(void)
 {
 	Suite *s = suite_create("linux");
 	TCase *tc = tcase_create("boot");
 	TCase *smp = tcase_create("smp");
+	TCase *split = tcase_create("split");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 3600);
@@ -414,6 +445,10 @@ static Suite *linux_suite(void)
 	tcase_set_timeout(smp, 3600);
 	tcase_add_test(smp, pvh_on_two_vcpus_sees_both);
 	suite_add_tcase(s, smp);
+	tcase_add_checked_fixture(split, setup, teardown);
+	tcase_set_timeout(split, 3600);
+	tcase_add_test(split, pvh_on_two_vcpus_with_the_split_irqchip);
+	suite_add_tcase(s, split);
 	return s;
 }
 
