@@ -6,8 +6,8 @@
  * KVM's chips and on modvm's ([vm] irqchip = split).
  *
  * Exit values (debug-exit): 0x11 all well; 1 the latched count did not move;
- * 2 channel 2's OUT never rose; 3 the PIT's interrupt never came (after 65536 HLTs:
- * something else woke the vCPU each time).
+ * 2 channel 2's OUT was high while counting, or never rose; 3 the PIT's interrupt
+ * never came (after 65536 HLTs: something else woke the vCPU each time).
  */
 #include "guest.h"
 
@@ -74,18 +74,20 @@ _start:
 	out %al, $0x61
 	mov $0xb0, %al                  /* channel 2, low then high byte, mode 0 */
 	out %al, $0x43
-	mov $0x00, %al                  /* 0x100 pulses: about 215 us */
-	out %al, $0x42
-	mov $0x01, %al
+	mov $0xff, %al                  /* 0xffff pulses: 55 ms, long enough to see */
+	out %al, $0x42                  /* OUT low even under valgrind */
 	out %al, $0x42
 	in $0x61, %al                   /* OUT is low while it counts */
 	test $0x20, %al
 	jnz 6f
+	mov $64, %bx                    /* then rises: 4M polls at most */
 	xor %cx, %cx
 5:	in $0x61, %al
 	test $0x20, %al
 	jnz 7f
 	loop 5b
+	dec %bx
+	jnz 5b
 6:	GUEST_EXIT(2)
 7:	GUEST_EXIT(0x11)
 
