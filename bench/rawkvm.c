@@ -3,7 +3,7 @@
  * smallest program that runs a flat real-mode guest the way modvm's flat loader does,
  * with no VMM around the KVM_RUN loop.
  *
- *   rawkvm [-e] [-b] GUEST.bin [SINK_PORT]
+ *   rawkvm [-e] [-b | -s] GUEST.bin [SINK_PORT]
  *
  * It sets the VM up as vmm/kvm.c does (TSS and identity map below 4 GiB, 16 MiB of RAM,
  * then the in-kernel irqchip and PIT, the supported CPUID), copies GUEST.bin to
@@ -18,7 +18,9 @@
  * the run with exit status (v << 1) | 1, as `modvm run` does. With -b (bare), the VM
  * has no in-kernel irqchip and PIT: the least a VM needs to run such a guest; a guest
  * HLT then exits to us, and we wait, as the guest would, for an interrupt that cannot
- * come (until we are killed).
+ * come (until we are killed). With -s (split), the VM has KVM's local APICs only
+ * (KVM_CAP_SPLIT_IRQCHIP), as modvm with [vm] irqchip = split before its user-space
+ * PIC, IOAPIC and PIT: the floor for that configuration.
  *
  * Single-threaded on purpose: modvm's cost of running the vCPU on an EMT thread, of
  * the plugin dispatch and of the device lock is exactly what the benchmark measures.
@@ -66,20 +68,23 @@ int main(int argc, char **argv)
 	struct kvm_run *run;
 	unsigned long sink_port = 0x500;
 	unsigned long long exits = 0, other = 0;
-	int echo = 0, bare = 0, exit_value = 0;
+	int echo = 0, bare = 0, split = 0, exit_value = 0;
 	int sys_fd, vm_fd, cpu_fd, bin_fd, run_size;
 	struct stat st;
 	uint8_t *ram;
 	ssize_t n;
 
-	for (; argc > 1 && (!strcmp(argv[1], "-e") || !strcmp(argv[1], "-b")); argv++, argc--) {
+	for (; argc > 1 && (!strcmp(argv[1], "-e") || !strcmp(argv[1], "-b") ||
+			    !strcmp(argv[1], "-s")); argv++, argc--) {
 		if (argv[1][1] == 'e')
 			echo = 1;
-		else
+		else if (argv[1][1] == 'b')
 			bare = 1;
+		else
+			split = 1;
 	}
-	if (argc < 2 || argc > 3) {
-		fprintf(stderr, "usage: rawkvm [-e] [-b] GUEST.bin [SINK_PORT]\n");
+	if (argc < 2 || argc > 3 || (bare && split)) {
+		fprintf(stderr, "usage: rawkvm [-e] [-b | -s] GUEST.bin [SINK_PORT]\n");
 		return 1;
 	}
 	if (argc == 3)
@@ -116,10 +121,17 @@ int main(int argc, char **argv)
 	};
 	if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
 		die("KVM_SET_USER_MEMORY_REGION");
-	if (!bare && ioctl(vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
-		die("KVM_CREATE_IRQCHIP");
-	if (!bare && ioctl(vm_fd, KVM_CREATE_PIT2, &pit) < 0)
-		die("KVM_CREATE_PIT2");
+	if (split) {
+		struct kvm_enable_cap cap = { .cap = KVM_CAP_SPLIT_IRQCHIP, .args = { 24 } };
+
+		if (ioctl(vm_fd, KVM_ENABLE_CAP, &cap) < 0)
+			die("KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP)");
+	} else if (!bare) {
+		if (ioctl(vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+			die("KVM_CREATE_IRQCHIP");
+		if (ioctl(vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+			die("KVM_CREATE_PIT2");
+	}
 
 	if ((bin_fd = open(argv[1], O_RDONLY | O_CLOEXEC)) < 0)
 		die(argv[1]);

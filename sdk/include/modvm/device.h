@@ -120,7 +120,11 @@ struct pdm_dev_hlp {
 	int (*mmio_register)(struct pdm_dev_ins *dev, uint64_t gpa, uint64_t size, void *user,
 			     pdm_mmio_read_fn read, pdm_mmio_write_fn write, const char *desc);
 
-	/* Sets an interrupt line of the in-kernel irqchip (ISA IRQ / GSI) to 0 or 1. Any thread. */
+	/*
+	 * Sets an interrupt line (ISA IRQ 0-15, GSI up to 23) of the VM's interrupt
+	 * controllers to 0 or 1: KVM's, or modvm's with [vm] irqchip = split. Report
+	 * changes of level: an edge-triggered line interrupts on 0 -> 1. Any thread.
+	 */
 	int (*irq_set)(struct pdm_dev_ins *dev, uint32_t irq, int level);
 
 	/* Guest-physical memory access, bounds-checked against guest RAM. Any thread. */
