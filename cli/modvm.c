@@ -123,7 +123,7 @@ static int cli_check(struct cli *cli, const char *file)
 	pdm_registry_init(&registry);
 	status = cli_load_config(cli, file, &tree, &diag);
 	if (tree) {
-		if (vm_load_plugins(tree, cli_default_plugin_dir(), &registry, &err)) {
+		if (vm_load_plugins(tree, cli_default_plugin_dir(), true, &registry, &err)) {
 			cfg_diag_add(&diag, file, 0, NULL, "%s", err.msg);
 			status = PDM_ERR_CFG;
 		} else if (vm_check_config(tree, &registry, &diag)) {
@@ -275,7 +275,7 @@ static int cli_run(struct cli *cli, const char *file)
 		cli_print_diag(&diag);
 		goto out_thread;
 	}
-	if (vm_load_plugins(tree, cli_default_plugin_dir(), &registry, &err)) {
+	if (vm_load_plugins(tree, cli_default_plugin_dir(), true, &registry, &err)) {
 		fprintf(stderr, "modvm: %s\n", err.msg);
 		goto out_thread;
 	}
@@ -371,7 +371,7 @@ static int cli_plugins(struct cli *cli, const char *file)
 		rc = EXIT_START_FAILED;
 		goto out;
 	}
-	if (vm_load_plugins(tree, cli_default_plugin_dir(), &registry, &err)) {
+	if (vm_load_plugins(tree, cli_default_plugin_dir(), false, &registry, &err)) {
 		fprintf(stderr, "modvm: %s\n", err.msg);
 		rc = 1;
 	}

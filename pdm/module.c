@@ -455,27 +455,105 @@ int pdm_registry_load_dirs(struct pdm_registry *registry, const char *const *dir
 	return status;
 }
 
-/* Marks the modules of the types named below node: device types at the type level,
- * drivers anywhere. */
-static void pdm_mark_used(struct pdm_registry *registry, struct cfg_node *node, bool is_type_level)
+typedef void (*pdm_type_fn)(struct pdm_registry *registry, const char *name, bool is_device,
+			    void *user);
+
+/* Calls fn for each type named below node: device types at the type level, drivers anywhere. */
+static void pdm_for_each_named_type(struct pdm_registry *registry, struct cfg_node *node,
+				    bool is_type_level, pdm_type_fn fn, void *user)
 {
 	for (struct cfg_node *child = node->first_child; child; child = child->next_sibling) {
 		struct cfg_value *driver = cfg_value_find(child, "driver");
 
-		if (is_type_level) {
-			struct pdm_dev_type *dev = pdm_registry_find_dev(registry, child->name);
-
-			if (dev && dev->module)
-				dev->module->is_used = true;
-		}
-		if (driver) {
-			struct pdm_drv_type *drv = pdm_registry_find_drv(registry, driver->text);
-
-			if (drv && drv->module)
-				drv->module->is_used = true;
-		}
-		pdm_mark_used(registry, child, false);
+		if (is_type_level)
+			fn(registry, child->name, true, user);
+		if (driver)
+			fn(registry, driver->text, false, user);
+		pdm_for_each_named_type(registry, child, false, fn, user);
 	}
+}
+
+static void pdm_mark_used(struct pdm_registry *registry, const char *name, bool is_device,
+			  void *user)
+{
+	struct pdm_module *module = NULL;
+
+	(void)user;
+	if (is_device) {
+		struct pdm_dev_type *dev = pdm_registry_find_dev(registry, name);
+
+		module = dev ? dev->module : NULL;
+	} else {
+		struct pdm_drv_type *drv = pdm_registry_find_drv(registry, name);
+
+		module = drv ? drv->module : NULL;
+	}
+	if (module)
+		module->is_used = true;
+}
+
+struct pdm_load_named {
+	const char *const *dirs;
+	size_t dir_count;
+	struct err *err;
+	int status;
+	bool is_missing;            /* a type that no TYPE.so provided */
+};
+
+/* A type name that can be a file name in a plugin folder, and nothing else. */
+static bool pdm_is_plain_name(const char *name)
+{
+	if (!*name || *name == '.' || strlen(name) > 200)
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
+		    !(*p >= '0' && *p <= '9') && !strchr("-_.", *p))
+			return false;
+	return true;
+}
+
+/* Loads name.so from the first folder that has it, unless the type is known already. */
+static void pdm_load_named_type(struct pdm_registry *registry, const char *name, bool is_device,
+				void *user)
+{
+	struct pdm_load_named *ctx = user;
+	bool is_known = is_device ? pdm_registry_find_dev(registry, name) != NULL :
+				    pdm_registry_find_drv(registry, name) != NULL;
+	char base[256];
+
+	if (ctx->status || is_known)
+		return;
+	if (!pdm_is_plain_name(name)) {
+		ctx->is_missing = true;
+		return;
+	}
+	snprintf(base, sizeof(base), "%s.so", name);
+	for (size_t i = 0; i < ctx->dir_count; i++) {
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%s/%s", ctx->dirs[i], base);
+		if (access(path, F_OK))
+			continue;
+		if (!pdm_module_basename_loaded(registry, base))
+			ctx->status = pdm_registry_load(registry, path, ctx->err);
+		break;                  /* the first folder's wins, as in pdm_registry_load_dirs */
+	}
+	if (!ctx->status && !(is_device ? pdm_registry_find_dev(registry, name) != NULL :
+					  pdm_registry_find_drv(registry, name) != NULL))
+		ctx->is_missing = true;
+}
+
+int pdm_registry_load_named(struct pdm_registry *registry, const char *const *dirs,
+			    size_t dir_count, struct cfg_node *root, struct err *err)
+{
+	struct pdm_load_named ctx = { .dirs = dirs, .dir_count = dir_count, .err = err };
+	struct cfg_node *devices = cfg_find(root, "devices");
+
+	if (devices)
+		pdm_for_each_named_type(registry, devices, true, pdm_load_named_type, &ctx);
+	if (ctx.status)
+		return ctx.status;
+	return ctx.is_missing ? pdm_registry_load_dirs(registry, dirs, dir_count, err) : 0;
 }
 
 unsigned pdm_registry_unload_unused(struct pdm_registry *registry, struct cfg_node *root)
@@ -487,7 +565,7 @@ unsigned pdm_registry_unload_unused(struct pdm_registry *registry, struct cfg_no
 	for (struct pdm_module *m = registry->modules; m; m = m->next)
 		m->is_used = false;
 	if (devices)
-		pdm_mark_used(registry, devices, true);
+		pdm_for_each_named_type(registry, devices, true, pdm_mark_used, NULL);
 	while (*link) {
 		struct pdm_module *module = *link;
 

@@ -85,6 +85,15 @@ struct pdm_drv_type *pdm_registry_find_drv(struct pdm_registry *registry, const 
  */
 int pdm_check_config(struct pdm_registry *registry, struct cfg_node *root, struct cfg_diag *diag);
 /*
+ * Loads only what the [devices] part of the tree names: for each device and driver
+ * type, the module TYPE.so from the first folder that holds one. Then, if a type is
+ * still unknown (its module has another file name, or there is none), every module,
+ * as pdm_registry_load_dirs: the config check then reports what is really missing.
+ * Modules a VM does not use are not even opened. Stops at the first failure.
+ */
+int pdm_registry_load_named(struct pdm_registry *registry, const char *const *dirs,
+			    size_t dir_count, struct cfg_node *root, struct err *err);
+/*
  * Unloads the modules none of whose types the [devices] part of the tree names (as a
  * device type or a link's driver): what a VM will not use costs it no memory. Returns
  * how many were unloaded. Call it after pdm_check_config, before construction.

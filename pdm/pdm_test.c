@@ -42,8 +42,11 @@ static void load_recorder(void)
 	free(path);
 }
 
-/* Writes vm.ini with `text` into tmp (the string "@LOG@" becomes the event log path). */
-static struct cfg_tree *load_config(const char *text)
+/*
+ * Writes vm.ini with `text` into tmp (the string "@LOG@" becomes the event log path)
+ * and parses it; checked against the registry's types when is_checked.
+ */
+static struct cfg_tree *parse_config(const char *text, bool is_checked)
 {
 	char *ini = tu_fmt("%s/vm.ini", tmp), *log = tu_fmt("%s/events.log", tmp);
 	struct cfg_tree *tree = NULL;
@@ -62,12 +65,18 @@ static struct cfg_tree *load_config(const char *text)
 	tu_write_file(ini, buf);
 	cfg_diag_init(&diag);
 	ck_assert_int_eq(cfg_load(ini, &tree, &diag), 0);
-	ck_assert_int_eq(pdm_check_config(&registry, tree->root, &diag), 0);
+	if (is_checked)
+		ck_assert_int_eq(pdm_check_config(&registry, tree->root, &diag), 0);
 	ck_assert_int_eq(diag.count, 0);
 	cfg_diag_release(&diag);
 	free(ini);
 	free(log);
 	return tree;
+}
+
+static struct cfg_tree *load_config(const char *text)
+{
+	return parse_config(text, true);
 }
 
 static char *events(void)
@@ -189,6 +198,63 @@ START_TEST(folders_load_in_order_and_earlier_names_win)
 	free(cmd);
 	free(copy);
 	free(dir);
+}
+END_TEST
+
+/*
+ * modvm run and check load TYPE.so for each type the config names, and every module
+ * only when a type is not found that way: a broken module nobody uses is not opened.
+ */
+START_TEST(modules_are_loaded_by_the_names_the_config_uses)
+{
+	const char *names[] = { "sink", "recorder", "machine", "bad-abi" };
+	const char *dirs[1];
+	struct cfg_tree *tree;
+	struct err err = { 0 };
+	char *bad = tu_fmt("%s/bad-abi.so", tmp);
+
+	dirs[0] = tmp;
+	for (size_t i = 0; i < 4; i++) {
+		char *path = plugin(names[i]);
+		char *cmd = tu_fmt("cp '%s' '%s'", path, tmp);
+
+		ck_assert_int_eq(system(cmd), 0);
+		free(cmd);
+		free(path);
+	}
+	tree = parse_config("[devices/sink/0]\niobase = 0x500\n", false);
+	ck_assert_msg(pdm_registry_load_named(&registry, dirs, 1, tree->root, &err) == 0, "%s",
+		      err.msg);
+	ck_assert_ptr_nonnull(registry.modules);
+	ck_assert_ptr_null(registry.modules->next);
+	ck_assert(strstr(registry.modules->path, "/sink.so"));
+	cfg_free(tree);
+	pdm_registry_release(&registry);
+	pdm_registry_init(&registry);
+
+	/* trec lives in recorder.so: every module is loaded, and the broken one fails. */
+	tree = parse_config("[devices/trec/0]\nlog = @LOG@\n", false);
+	ck_assert_int_eq(pdm_registry_load_named(&registry, dirs, 1, tree->root, &err), PDM_ERR_ABI);
+	ck_assert_msg(strstr(err.msg, "bad-abi.so"), "%s", err.msg);
+	pdm_registry_release(&registry);
+	pdm_registry_init(&registry);
+	ck_assert_int_eq(unlink(bad), 0);
+	ck_assert_msg(pdm_registry_load_named(&registry, dirs, 1, tree->root, &err) == 0, "%s",
+		      err.msg);
+	ck_assert_ptr_nonnull(pdm_registry_find_dev(&registry, "trec"));
+	ck_assert_ptr_nonnull(pdm_registry_find_dev(&registry, "sink"));
+	cfg_free(tree);
+	pdm_registry_release(&registry);
+	pdm_registry_init(&registry);
+
+	/* A driver name that is no plain file name is never made into a path. */
+	tree = parse_config("[devices/sink/0]\niobase = 0x500\n"
+			   "[devices/sink/0/lun0]\ndriver = ../sink\n", false);
+	ck_assert_msg(pdm_registry_load_named(&registry, dirs, 1, tree->root, &err) == 0, "%s",
+		      err.msg);
+	ck_assert_ptr_nonnull(pdm_registry_find_dev(&registry, "trec"));  /* all were loaded */
+	cfg_free(tree);
+	free(bad);
 }
 END_TEST
 
@@ -575,6 +641,7 @@ static Suite *pdm_suite(void)
 
 	tcase_add_checked_fixture(load, setup, teardown);
 	tcase_add_test(load, well_formed_plugin_registers_its_types);
+	tcase_add_test(load, modules_are_loaded_by_the_names_the_config_uses);
 	tcase_add_test(load, modules_the_config_does_not_name_are_unloaded);
 	tcase_add_test(load, wrong_abi_major_is_refused_before_any_code_runs);
 	tcase_add_test(load, older_minor_loads_and_newer_minor_is_refused);

@@ -84,7 +84,7 @@ static size_t vm_split_dirs(const char *list, const char *base, char **dirs, siz
 	return count;
 }
 
-int vm_load_plugins(struct cfg_tree *tree, const char *default_dir,
+int vm_load_plugins(struct cfg_tree *tree, const char *default_dir, bool is_by_name,
 		    struct pdm_registry *registry, struct err *err)
 {
 	char *dirs[VM_MAX_PLUGIN_DIRS];
@@ -104,7 +104,11 @@ int vm_load_plugins(struct cfg_tree *tree, const char *default_dir,
 		count++;
 	for (size_t i = 0; i < count; i++)
 		log_debug("pdm", "plugin folder %zu: %s", i, dirs[i]);
-	status = pdm_registry_load_dirs(registry, (const char *const *)dirs, count, err);
+	if (is_by_name && tree)
+		status = pdm_registry_load_named(registry, (const char *const *)dirs, count,
+						 tree->root, err);
+	else
+		status = pdm_registry_load_dirs(registry, (const char *const *)dirs, count, err);
 	for (size_t i = 0; i < count; i++)
 		free(dirs[i]);
 	return status;

@@ -32,9 +32,11 @@ struct vm;
 /*
  * Loads the plugin modules: $MODVM_PLUGIN_PATH (':'-separated), then [plugins] path
  * (':'-separated, relative to the INI file), then default_dir. Earlier folders win
- * when two hold a module of the same file name.
+ * when two hold a module of the same file name. With is_by_name, only the modules
+ * named after the types the tree uses (pdm_registry_load_named), all of them when a
+ * type is not found that way.
  */
-int vm_load_plugins(struct cfg_tree *tree, const char *default_dir,
+int vm_load_plugins(struct cfg_tree *tree, const char *default_dir, bool is_by_name,
 		    struct pdm_registry *registry, struct err *err);
 /*
  * Checks a whole config tree without creating anything: the core's sections ([vm],
