@@ -369,6 +369,27 @@ START_TEST(timer_guest_runs_on_kernel_and_split_irqchips)
 }
 END_TEST
 
+/*
+ * A reset while the timer guest runs (it needs 5 ms of PIT ticks at least), with the
+ * split irqchip: the guest starts over, programs the PIC and PIT again and finishes
+ * as before; a reset among PIT ticks and PIC acknowledges leaves nothing stuck.
+ */
+START_TEST(split_irqchip_is_reset_with_the_vm)
+{
+	struct err err = { 0 };
+	struct vm *vm;
+
+	tree = vm_config("timer", "irqchip = split", "");
+	ck_assert_msg(vm_create(tree, &registry, &vm, &err) == 0, "%s", err.msg);
+	ck_assert_msg(vm_power_on(vm, &err) == 0, "%s", err.msg);
+	usleep(1000);
+	ck_assert_msg(vm_reset(vm, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(vm_wait_stopped(vm), PDM_VM_OFF);
+	ck_assert_int_eq(vm_exit_status(vm), (0x11 << 1) | 1);
+	vm_destroy(vm);
+}
+END_TEST
+
 static Suite *vmm_suite(void)
 {
 	Suite *s = suite_create("vmm");
@@ -391,6 +412,7 @@ static Suite *vmm_suite(void)
 	tcase_add_test(tc, triple_fault_powers_off_with_on_reset_poweroff);
 	tcase_add_test(tc, vm_section_words_are_checked_at_their_lines);
 	tcase_add_test(tc, timer_guest_runs_on_kernel_and_split_irqchips);
+	tcase_add_test(tc, split_irqchip_is_reset_with_the_vm);
 	suite_add_tcase(s, tc);
 	return s;
 }
