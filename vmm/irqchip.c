@@ -160,6 +160,11 @@ void irqchip_before_run(struct irqchip *ic, int vcpu_fd, struct kvm_run *run)
 
 /* ---- port and MMIO handlers ---- */
 
+/*
+ * The chips' registers are 8 bits wide: a wider access is one byte cycle per port, as
+ * on an ISA bus (a 16-bit IN from 0x20 reads IRR and IMR). iom hands us only accesses
+ * that lie within a range.
+ */
 static int irqchip_pic_in(struct pdm_dev_ins *dev, void *user, uint16_t offset, uint32_t *value,
 			  unsigned size)
 {
@@ -167,9 +172,9 @@ static int irqchip_pic_in(struct pdm_dev_ins *dev, void *user, uint16_t offset, 
 	struct irqchip *ic = range->ic;
 
 	(void)dev;
-	*value = pic_read(&ic->pic, (uint16_t)(range->base + offset));
-	if (size > 1)
-		*value |= 0xffffff00u;  /* 8-bit registers: the rest of a wider read floats */
+	*value = 0;
+	for (unsigned i = 0; i < size; i++)
+		*value |= (uint32_t)pic_read(&ic->pic, (uint16_t)(range->base + offset + i)) << 8 * i;
 	irqchip_pic_update(ic);         /* a poll-mode read acknowledges */
 	return 0;
 }
@@ -181,8 +186,8 @@ static int irqchip_pic_out(struct pdm_dev_ins *dev, void *user, uint16_t offset,
 	struct irqchip *ic = range->ic;
 
 	(void)dev;
-	(void)size;
-	pic_write(&ic->pic, (uint16_t)(range->base + offset), (uint8_t)value);
+	for (unsigned i = 0; i < size; i++)
+		pic_write(&ic->pic, (uint16_t)(range->base + offset + i), (uint8_t)(value >> 8 * i));
 	irqchip_pic_update(ic);
 	return 0;
 }
@@ -235,11 +240,13 @@ static int irqchip_pit_in(struct pdm_dev_ins *dev, void *user, uint16_t offset, 
 			  unsigned size)
 {
 	struct irqchip_range *range = user;
+	uint64_t now = irqchip_now_ns();
 
 	(void)dev;
-	*value = pit_read(&range->ic->pit, (uint16_t)(range->base + offset), irqchip_now_ns());
-	if (size > 1)
-		*value |= 0xffffff00u;
+	*value = 0;
+	for (unsigned i = 0; i < size; i++)
+		*value |= (uint32_t)pit_read(&range->ic->pit, (uint16_t)(range->base + offset + i),
+					     now) << 8 * i;
 	return 0;
 }
 
@@ -251,8 +258,9 @@ static int irqchip_pit_out(struct pdm_dev_ins *dev, void *user, uint16_t offset,
 	uint64_t now = irqchip_now_ns();
 
 	(void)dev;
-	(void)size;
-	pit_write(&ic->pit, (uint16_t)(range->base + offset), (uint8_t)value, now);
+	for (unsigned i = 0; i < size; i++)
+		pit_write(&ic->pit, (uint16_t)(range->base + offset + i), (uint8_t)(value >> 8 * i),
+			  now);
 	irqchip_pit_schedule(ic, now, 0);
 	return 0;
 }
