@@ -247,13 +247,26 @@ START_TEST(modules_are_loaded_by_the_names_the_config_uses)
 	pdm_registry_release(&registry);
 	pdm_registry_init(&registry);
 
-	/* A driver name that is no plain file name is never made into a path. */
-	tree = parse_config("[devices/sink/0]\niobase = 0x500\n"
-			   "[devices/sink/0/lun0]\ndriver = ../sink\n", false);
-	ck_assert_msg(pdm_registry_load_named(&registry, dirs, 1, tree->root, &err) == 0, "%s",
-		      err.msg);
-	ck_assert_ptr_nonnull(pdm_registry_find_dev(&registry, "trec"));  /* all were loaded */
-	cfg_free(tree);
+	/*
+	 * A driver name that is no plain file name is never made into a path: with the
+	 * folder sub/ holding recorder.so, "../sink" must not reach the sink.so beside it.
+	 */
+	{
+		char *sub = tu_fmt("%s/sub", tmp);
+		char *cmd = tu_fmt("mkdir '%s' && mv '%s/recorder.so' '%s'", sub, tmp, sub);
+
+		ck_assert_int_eq(system(cmd), 0);
+		dirs[0] = sub;
+		tree = parse_config("[devices/trec/0]\nlog = @LOG@\n"
+				    "[devices/trec/0/lun0]\ndriver = ../sink\n", false);
+		ck_assert_msg(pdm_registry_load_named(&registry, dirs, 1, tree->root, &err) == 0,
+			      "%s", err.msg);
+		ck_assert_ptr_nonnull(pdm_registry_find_dev(&registry, "trec"));
+		ck_assert_ptr_null(pdm_registry_find_dev(&registry, "sink"));
+		cfg_free(tree);
+		free(cmd);
+		free(sub);
+	}
 	free(bad);
 }
 END_TEST

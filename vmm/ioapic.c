@@ -38,7 +38,12 @@ static void ioapic_service(struct ioapic *io, unsigned pin)
 
 	if (*rte & IOAPIC_RTE_MASKED || !(io->line & (1u << pin)))
 		return;
-	if (*rte & IOAPIC_RTE_LEVEL) {
+	/*
+	 * An ExtINT pin passes the PIC's vector on, whose EOI the PIC sees, never this
+	 * entry's: it is treated as edge-triggered, or its remote IRR would stay set.
+	 */
+	if ((*rte & IOAPIC_RTE_LEVEL) &&
+	    (*rte & IOAPIC_RTE_DELIVERY) >> 8 != IOAPIC_DELIVERY_EXTINT) {
 		if (*rte & IOAPIC_RTE_REMOTE_IRR)
 			return;
 		*rte |= IOAPIC_RTE_REMOTE_IRR;

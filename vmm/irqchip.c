@@ -58,19 +58,18 @@ static void irqchip_route_level(struct irqchip *ic, unsigned pin, uint64_t rte)
 	} table;
 	const uint64_t key = IOAPIC_RTE_VECTOR | IOAPIC_RTE_DELIVERY | IOAPIC_RTE_DEST_LOGICAL |
 			     IOAPIC_RTE_LEVEL | 0xffull << 56;
+	uint32_t pins = ic->level_pins | 1u << pin;
 	unsigned n = 0;
 
 	if ((ic->level_pins & (1u << pin)) && !((ic->routed_rte[pin] ^ rte) & key))
 		return;
-	ic->level_pins |= 1u << pin;
-	ic->routed_rte[pin] = rte;
 	memset(&table, 0, sizeof(table));
 	for (unsigned p = 0; p < IOAPIC_PINS; p++) {
 		struct ioapic_msi msi;
 
-		if (!(ic->level_pins & (1u << p)))
+		if (!(pins & (1u << p)))
 			continue;
-		msi = ioapic_rte_msi(ic->routed_rte[p]);
+		msi = ioapic_rte_msi(p == pin ? rte : ic->routed_rte[p]);
 		table.e[n].gsi = p;
 		table.e[n].type = KVM_IRQ_ROUTING_MSI;
 		table.e[n].u.msi.address_lo = (uint32_t)msi.address;
@@ -79,9 +78,14 @@ static void irqchip_route_level(struct irqchip *ic, unsigned pin, uint64_t rte)
 		n++;
 	}
 	table.head.nr = n;
-	if (ioctl(ic->vm->kvm.vm_fd, KVM_SET_GSI_ROUTING, &table) < 0)
+	if (ioctl(ic->vm->kvm.vm_fd, KVM_SET_GSI_ROUTING, &table) < 0) {
+		/* Not recorded: the pin's next interrupt tries again. */
 		log_warn("irqchip", "IOAPIC pin %u: KVM_SET_GSI_ROUTING failed: %s; its EOIs "
 			 "may not reach the IOAPIC", pin, strerror(errno));
+		return;
+	}
+	ic->level_pins = pins;
+	ic->routed_rte[pin] = rte;
 }
 
 static void irqchip_deliver(void *user, unsigned pin, uint64_t rte)
@@ -91,14 +95,15 @@ static void irqchip_deliver(void *user, unsigned pin, uint64_t rte)
 	struct kvm_msi kmsi;
 
 	if ((rte & IOAPIC_RTE_DELIVERY) >> 8 == IOAPIC_DELIVERY_EXTINT) {
-		/* The PIC's interrupt, routed through this pin: acknowledge it now. */
+		/* The PIC's interrupt, routed through this pin: acknowledge it now, edge. */
 		if (!pic_output(&ic->pic))
 			return;
-		rte = (rte & ~(IOAPIC_RTE_VECTOR | IOAPIC_RTE_DELIVERY)) | pic_ack(&ic->pic);
+		rte = (rte & ~(IOAPIC_RTE_VECTOR | IOAPIC_RTE_DELIVERY | IOAPIC_RTE_LEVEL)) |
+		      pic_ack(&ic->pic);
 		irqchip_pic_update(ic);
-	}
-	if (rte & IOAPIC_RTE_LEVEL)
+	} else if (rte & IOAPIC_RTE_LEVEL) {
 		irqchip_route_level(ic, pin, rte);
+	}
 	msi = ioapic_rte_msi(rte);
 	kmsi = (struct kvm_msi){
 		.address_lo = (uint32_t)msi.address,
@@ -138,6 +143,11 @@ void irqchip_set_ioapic_id(struct irqchip *ic, uint8_t id)
 	pthread_mutex_unlock(&ic->lock);
 }
 
+/*
+ * Known gap: a vector handed to KVM just before a reset whose rendezvous keeps the
+ * vCPU from entering stays queued in KVM (KVM_SET_* do not clear it) and reaches the
+ * reset guest at its first STI. Nothing in the KVM API withdraws it.
+ */
 void irqchip_before_run(struct irqchip *ic, int vcpu_fd, struct kvm_run *run)
 {
 	if (!__atomic_load_n(&ic->is_extint_pending, __ATOMIC_SEQ_CST) &&
@@ -145,13 +155,21 @@ void irqchip_before_run(struct irqchip *ic, int vcpu_fd, struct kvm_run *run)
 		return;
 	pthread_mutex_lock(&ic->lock);
 	if (pic_output(&ic->pic) && run->ready_for_interrupt_injection && run->if_flag) {
-		struct kvm_interrupt intr = { .irq = pic_ack(&ic->pic) };
+		struct kvm_interrupt intr = { .irq = pic_vector(&ic->pic) };
 
-		/* Ready means KVM has room for it: this cannot find one pending. */
-		if (ioctl(vcpu_fd, KVM_INTERRUPT, &intr) < 0)
+		/*
+		 * Acknowledged at the PIC only once KVM holds it, and not ready again until
+		 * KVM says so after its next exit: the EMT may come back here without
+		 * entering the guest (a kick), and KVM keeps one ExtINT at a time.
+		 */
+		if (ioctl(vcpu_fd, KVM_INTERRUPT, &intr) == 0) {
+			pic_ack(&ic->pic);
+			run->ready_for_interrupt_injection = 0;
+			irqchip_pic_update(ic);
+		} else {
 			log_warn("irqchip", "KVM_INTERRUPT of vector %#x failed: %s", intr.irq,
 				 strerror(errno));
-		irqchip_pic_update(ic);
+		}
 	}
 	/* Still one (or another) to give: exit as soon as the vCPU can take it. */
 	run->request_interrupt_window = pic_output(&ic->pic);

@@ -50,6 +50,8 @@ void pic_set_irq(struct pic *pic, unsigned irq, int level);
 bool pic_output(const struct pic *pic);
 /* The interrupt acknowledge cycle: the vector to deliver (IRQ 7's when spurious). */
 uint8_t pic_ack(struct pic *pic);
+/* The vector pic_ack would return now, changing nothing. */
+uint8_t pic_vector(const struct pic *pic);
 /* Ports: 0x20, 0x21, 0xa0, 0xa1 and the ELCRs 0x4d0, 0x4d1. */
 uint8_t pic_read(struct pic *pic, uint16_t port);
 void pic_write(struct pic *pic, uint16_t port, uint8_t value);
@@ -58,7 +60,7 @@ void pic_write(struct pic *pic, uint16_t port, uint8_t value);
 
 #define IOAPIC_PINS 24
 #define IOAPIC_ADDR 0xfec00000u
-#define IOAPIC_SIZE 0x1000u
+#define IOAPIC_SIZE 0x100u     /* as KVM's in-kernel IOAPIC claims */
 
 /* Redirection entry bits. */
 #define IOAPIC_RTE_VECTOR       0xffull

@@ -120,6 +120,47 @@ START_TEST(pic_auto_eoi_poll_and_rotation)
 }
 END_TEST
 
+/* What vCPU 0's injection relies on: the vector is known before it is acknowledged. */
+START_TEST(pic_vector_is_what_the_ack_will_give_and_changes_nothing)
+{
+	/* IRQ 10 through IRQ 2; IRQ 3 after the EOIs; then nothing: IRQ 7's, spurious. */
+	static const uint8_t want[] = { 0x2a, 0x23, 0x27 };
+	struct pic before;
+
+	pic_init_like_linux(false);
+	pic_set_irq(&pic, 10, 1);
+	pic_set_irq(&pic, 3, 1);
+	for (int i = 0; i < 3; i++) {
+		uint8_t vector = pic_vector(&pic);
+
+		before = pic;
+		ck_assert_uint_eq(pic_vector(&pic), vector);
+		ck_assert(!memcmp(&before, &pic, sizeof(pic)));
+		ck_assert_uint_eq(pic_ack(&pic), vector);
+		ck_assert_uint_eq(vector, want[i]);
+		pic_write(&pic, 0xa0, 0x20);
+		pic_write(&pic, 0x20, 0x20);
+	}
+}
+END_TEST
+
+/* Special fully nested mode: the slave interrupts while another of its inputs is served. */
+START_TEST(pic_special_fully_nested_lets_the_slave_nest)
+{
+	pic_init_like_linux(false);
+	pic_write(&pic, 0x20, 0x11);
+	pic_write(&pic, 0x21, 0x20);
+	pic_write(&pic, 0x21, 0x04);
+	pic_write(&pic, 0x21, 0x11);            /* ICW4: special fully nested */
+	pic_write(&pic, 0x21, 0x00);
+	pic_set_irq(&pic, 12, 1);
+	ck_assert_uint_eq(pic_ack(&pic), 0x2c);
+	pic_set_irq(&pic, 9, 1);                /* higher priority at the slave */
+	ck_assert(pic_output(&pic));
+	ck_assert_uint_eq(pic_ack(&pic), 0x29);
+}
+END_TEST
+
 START_TEST(pic_elcr_makes_inputs_level_triggered)
 {
 	pic_init_like_linux(false);
@@ -240,6 +281,19 @@ START_TEST(ioapic_level_pins_wait_for_the_eoi)
 }
 END_TEST
 
+/* An ExtINT pin passes the PIC's interrupt on; its remote IRR must not stick. */
+START_TEST(ioapic_extint_pins_never_wait_for_an_eoi)
+{
+	io_set(0x10, 0x00008700);               /* pin 0: ExtINT, "level", unmasked */
+	ioapic_set_irq(&io, 0, 1);
+	ck_assert_uint_eq(sent, 1);
+	ck_assert(!(io_reg(0x10) & (1u << 14)));
+	ioapic_set_irq(&io, 0, 0);
+	ioapic_set_irq(&io, 0, 1);
+	ck_assert_uint_eq(sent, 2);
+}
+END_TEST
+
 START_TEST(ioapic_entries_become_msis)
 {
 	struct ioapic_msi msi;
@@ -310,6 +364,15 @@ START_TEST(pit_counts_down_and_latches)
 	/* Read-back of the status: OUT high, mode 0, lo/hi, binary, count loaded. */
 	pit_write(&pit, 0x43, 0xe2, T0 + 20 * MS);
 	ck_assert_uint_eq(pit_read(&pit, 0x40, T0 + 20 * MS), 0xb0);
+	/* Read-back of status and count together: the status first, then both count bytes. */
+	pit_write(&pit, 0x43, 0x30, T0);
+	pit_write(&pit, 0x40, 0x10, T0);
+	pit_write(&pit, 0x40, 0x27, T0);
+	pit_write(&pit, 0x43, 0xc2, T0 + ticks_ns(500));
+	ck_assert_uint_eq(pit_read(&pit, 0x40, T0 + 9 * MS), 0x30);     /* OUT low, loaded */
+	lo = pit_read(&pit, 0x40, T0 + 9 * MS);
+	hi = pit_read(&pit, 0x40, T0 + 9 * MS);
+	ck_assert_uint_eq(lo | hi << 8, 9500);
 	/* Low-byte-only access, and a count of 0 meaning 65536. */
 	pit_write(&pit, 0x43, 0x14, T0);        /* channel 0, lo only, mode 2 */
 	pit_write(&pit, 0x40, 0x00, T0);
@@ -351,6 +414,8 @@ static Suite *irqchip_suite(void)
 	tcase_add_test(tc, pic_slave_cascades_through_irq2);
 	tcase_add_test(tc, pic_auto_eoi_poll_and_rotation);
 	tcase_add_test(tc, pic_elcr_makes_inputs_level_triggered);
+	tcase_add_test(tc, pic_vector_is_what_the_ack_will_give_and_changes_nothing);
+	tcase_add_test(tc, pic_special_fully_nested_lets_the_slave_nest);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("ioapic");
 	tcase_add_checked_fixture(tc, io_setup, NULL);
@@ -358,6 +423,7 @@ static Suite *irqchip_suite(void)
 	tcase_add_test(tc, ioapic_edge_pins_send_on_rising_edges_while_unmasked);
 	tcase_add_test(tc, ioapic_level_pins_wait_for_the_eoi);
 	tcase_add_test(tc, ioapic_entries_become_msis);
+	tcase_add_test(tc, ioapic_extint_pins_never_wait_for_an_eoi);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("pit");
 	tcase_add_test(tc, pit_is_silent_until_a_count_is_written);

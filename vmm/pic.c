@@ -123,6 +123,19 @@ static void pic_ack_input(struct pic_chip *c, unsigned input)
 	}
 }
 
+uint8_t pic_vector(const struct pic *pic)
+{
+	const struct pic_chip *m = &pic->chip[0], *s = &pic->chip[1];
+	int irq = pic_pending(m, true), sirq;
+
+	if (irq < 0)
+		return (uint8_t)(m->base + 7);
+	if (irq != PIC_SLAVE_INPUT)
+		return (uint8_t)(m->base + irq);
+	sirq = pic_pending(s, false);
+	return (uint8_t)(s->base + (sirq >= 0 ? sirq : 7));
+}
+
 uint8_t pic_ack(struct pic *pic)
 {
 	struct pic_chip *m = &pic->chip[0], *s = &pic->chip[1];

@@ -496,6 +496,13 @@ START_TEST(guest_reset_powers_off_with_on_reset_poweroff)
 	ck_assert_int_eq(vm_power_on(vm, &err), 0);
 	ck_assert_int_eq(vm_wait_stopped(vm), PDM_VM_OFF);
 	ck_assert_int_eq(vm_exit_status(vm), -1);               /* modvm run: exit 0 */
+	/* The same with [vm] irqchip = split, whose PIT port 0x61 sits beside the i8042's. */
+	vm_destroy(vm);
+	ck_assert_int_eq(cfg_set(tree, "vm", "irqchip", "split", "-o", 0), 0);
+	ck_assert_msg(vm_create(tree, &registry, &vm, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(vm_power_on(vm, &err), 0);
+	ck_assert_int_eq(vm_wait_stopped(vm), PDM_VM_OFF);
+	ck_assert_int_eq(vm_exit_status(vm), -1);
 }
 END_TEST
 

@@ -371,8 +371,8 @@ END_TEST
 
 /*
  * A reset while the timer guest runs (it needs 5 ms of PIT ticks at least), with the
- * split irqchip: the guest starts over, programs the PIC and PIT again and finishes
- * as before; a reset among PIT ticks and PIC acknowledges leaves nothing stuck.
+ * split irqchip: the guest starts over, finds the PIC's mask back at 0 (it exits 4
+ * otherwise), programs the PIC and PIT again and finishes as before.
  */
 START_TEST(split_irqchip_is_reset_with_the_vm)
 {

@@ -42,21 +42,34 @@ static int i8042_request_reset(struct pdm_dev_ins *dev, struct i8042 *kbc, const
 	return dev->hlp->vm_request_reset(dev);
 }
 
-static int i8042_in(struct pdm_dev_ins *dev, void *user, uint16_t offset, uint32_t *value,
-		    unsigned size)
+static int i8042_data_in(struct pdm_dev_ins *dev, void *user, uint16_t offset, uint32_t *value,
+			 unsigned size)
 {
-	*value = offset == I8042_CMD_PORT - I8042_DATA_PORT ? I8042_STATUS_SYSTEM_FLAG : 0;
+	*value = 0;     /* no keyboard here */
 	return 0;
 }
 
-static int i8042_out(struct pdm_dev_ins *dev, void *user, uint16_t offset, uint32_t value,
-		     unsigned size)
+static int i8042_data_out(struct pdm_dev_ins *dev, void *user, uint16_t offset, uint32_t value,
+			  unsigned size)
+{
+	return 0;
+}
+
+static int i8042_cmd_in(struct pdm_dev_ins *dev, void *user, uint16_t offset, uint32_t *value,
+			unsigned size)
+{
+	*value = I8042_STATUS_SYSTEM_FLAG;
+	return 0;
+}
+
+static int i8042_cmd_out(struct pdm_dev_ins *dev, void *user, uint16_t offset, uint32_t value,
+			 unsigned size)
 {
 	struct i8042 *kbc = user;
 
-	if (offset == I8042_CMD_PORT - I8042_DATA_PORT && (value & 0xff) == I8042_CMD_PULSE_RESET)
+	if ((value & 0xff) == I8042_CMD_PULSE_RESET)
 		return i8042_request_reset(dev, kbc, "0xfe to port 0x64");
-	return 0;       /* other commands and keyboard data: no keyboard here */
+	return 0;       /* other commands: no keyboard here */
 }
 
 static int port92_in(struct pdm_dev_ins *dev, void *user, uint16_t offset, uint32_t *value,
@@ -90,9 +103,15 @@ static int i8042_construct(struct pdm_dev_ins *dev)
 	kbc->dev = dev;
 	if (dev->hlp->size < offsetof(struct pdm_dev_hlp, vm_request_reset) + sizeof(void *))
 		return dev->hlp->error(dev, PDM_ERR_NOT_SUPPORTED, "this modvm cannot reset a VM");
-	/* 0x60 to 0x64: the data port, the command/status port and the three between. */
-	status = dev->hlp->ioport_register(dev, I8042_DATA_PORT, 5, kbc, i8042_in, i8042_out,
-					   "i8042");
+	/*
+	 * The data port and the command/status port, not the three between: 0x61 is the
+	 * PIT's gate and speaker port, modvm's own with [vm] irqchip = split.
+	 */
+	status = dev->hlp->ioport_register(dev, I8042_DATA_PORT, 1, kbc, i8042_data_in,
+					   i8042_data_out, "i8042 data");
+	if (!status)
+		status = dev->hlp->ioport_register(dev, I8042_CMD_PORT, 1, kbc, i8042_cmd_in,
+						   i8042_cmd_out, "i8042 command/status");
 	if (!status)
 		status = dev->hlp->ioport_register(dev, PORT92, 1, kbc, port92_in, port92_out,
 						   "port 92");

@@ -7,7 +7,8 @@
  *
  * Exit values (debug-exit): 0x11 all well; 1 the latched count did not move;
  * 2 channel 2's OUT was high while counting, or never rose; 3 the PIT's interrupt
- * never came (after 65536 HLTs: something else woke the vCPU each time).
+ * never came (after 65536 HLTs: something else woke the vCPU each time); 4 the
+ * master PIC's mask was not 0 at the start (as after power-on or a reset).
  */
 #include "guest.h"
 
@@ -18,7 +19,11 @@
 	.globl _start
 _start:
 	cli
-	xor %ax, %ax                    /* IVT entry 0x08: the handler, at CS */
+	in $0x21, %al                   /* the mask as power-on (or a reset) left it */
+	test %al, %al
+	jz 0f
+	GUEST_EXIT(4)
+0:	xor %ax, %ax                    /* IVT entry 0x08: the handler, at CS */
 	mov %ax, %es
 	movw $timer, %es:(0x08 * 4)
 	movw %cs, %es:(0x08 * 4 + 2)
