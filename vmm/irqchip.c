@@ -320,14 +320,16 @@ static void *irqchip_pit_main(void *arg)
 
 void irqchip_reset(struct irqchip *ic)
 {
+	uint64_t now = irqchip_now_ns();
+
 	pthread_mutex_lock(&ic->lock);
 	pic_reset(&ic->pic);
 	ioapic_reset(&ic->ioapic);
 	irqchip_pic_update(ic);
 	pthread_mutex_unlock(&ic->lock);
 	pthread_mutex_lock(&ic->pit_lock);
-	pit_reset(&ic->pit, irqchip_now_ns());
-	irqchip_pit_schedule(ic, irqchip_now_ns(), 0);
+	pit_reset(&ic->pit, now);
+	irqchip_pit_schedule(ic, now, 0);
 	pthread_mutex_unlock(&ic->pit_lock);
 }
 
@@ -355,13 +357,9 @@ int irqchip_init(struct irqchip *ic, struct vm *vm, struct err *err)
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&ic->pit_cond, &attr);
 	pthread_condattr_destroy(&attr);
-	ic->is_initialized = true;
 	ic->ioapic.deliver = irqchip_deliver;
 	ic->ioapic.user = ic;
-	pic_reset(&ic->pic);
-	ioapic_reset(&ic->ioapic);
-	pit_reset(&ic->pit, irqchip_now_ns());
-	ic->pit_due_ns = UINT64_MAX;
+	irqchip_reset(ic);
 
 	for (unsigned i = 0; i < IRQCHIP_RANGES && !status; i++) {
 		ic->ranges[i] = (struct irqchip_range){ .ic = ic, .base = ports[i].port };
@@ -384,8 +382,8 @@ int irqchip_init(struct irqchip *ic, struct vm *vm, struct err *err)
 
 void irqchip_destroy(struct irqchip *ic)
 {
-	if (!ic->is_initialized)
-		return;
+	if (!ic->vm)
+		return;                 /* never set up: [vm] irqchip = kernel */
 	if (ic->has_pit_thread) {
 		pthread_mutex_lock(&ic->pit_lock);
 		ic->is_pit_stopping = true;
@@ -396,5 +394,5 @@ void irqchip_destroy(struct irqchip *ic)
 	pthread_cond_destroy(&ic->pit_cond);
 	pthread_mutex_destroy(&ic->pit_lock);
 	pthread_mutex_destroy(&ic->lock);
-	ic->is_initialized = false;
+	ic->vm = NULL;
 }

@@ -146,8 +146,7 @@ struct irqchip_range {
 #define IRQCHIP_RANGES 5
 
 struct irqchip {
-	struct vm *vm;
-	bool is_initialized;
+	struct vm *vm;              /* NULL until irqchip_init */
 	struct irqchip_range ranges[IRQCHIP_RANGES];
 	pthread_mutex_t lock;       /* pic and ioapic */
 	struct pic pic;

@@ -54,10 +54,9 @@ static bool pit_channel_out(const struct pit_channel *c, uint64_t now_ns)
 	if (!c->is_loaded)
 		return c->mode != 0;    /* mode 0 drives OUT low from its control word on */
 	switch (c->mode) {
-	case 0:
+	case 0:                 /* high once the count ends */
+	case 1:                 /* low from the trigger until the count ends */
 		return d >= c->reload;
-	case 1:
-		return d >= c->reload;  /* low from the trigger until the count ends */
 	case 2:
 		return d % c->reload != c->reload - 1;  /* low for the clock at count 1 */
 	case 3:

@@ -582,9 +582,12 @@ static void vm_host_machine_info(void *ctx, struct pdm_machine_info *info)
 static int vm_read_config(struct vm *vm, struct err *err)
 {
 	struct cfg_node *node = cfg_find(vm->cfg->root, "vm");
-	const char *name = "modvm", *words[VM_WORD_KEYS] = { "reset", "default", "kernel" };
+	const char *name = "modvm", *words[VM_WORD_KEYS];
 	int64_t memory = 128 << 20, cpus = 1;
 	int status = 0, index[VM_WORD_KEYS];
+
+	for (unsigned k = 0; k < VM_WORD_KEYS; k++)
+		words[k] = vm_word_keys[k].words[0];    /* each key's default is its first word */
 
 	if (node) {
 		status = cfg_get_string(node, vm_cfg_vm, "name", &name, err);
