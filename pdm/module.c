@@ -459,8 +459,8 @@ typedef void (*pdm_type_fn)(struct pdm_registry *registry, const char *name, boo
 			    void *user);
 
 /* Calls fn for each type named below node: device types at the type level, drivers anywhere. */
-static void pdm_for_each_named_type(struct pdm_registry *registry, struct cfg_node *node,
-				    bool is_type_level, pdm_type_fn fn, void *user)
+static void pdm_walk_named_types(struct pdm_registry *registry, struct cfg_node *node,
+				 bool is_type_level, pdm_type_fn fn, void *user)
 {
 	for (struct cfg_node *child = node->first_child; child; child = child->next_sibling) {
 		struct cfg_value *driver = cfg_value_find(child, "driver");
@@ -469,25 +469,44 @@ static void pdm_for_each_named_type(struct pdm_registry *registry, struct cfg_no
 			fn(registry, child->name, true, user);
 		if (driver)
 			fn(registry, driver->text, false, user);
-		pdm_for_each_named_type(registry, child, false, fn, user);
+		pdm_walk_named_types(registry, child, false, fn, user);
+	}
+}
+
+/* The same for the whole [devices] part of a config tree. */
+static void pdm_for_each_named_type(struct pdm_registry *registry, struct cfg_node *root,
+				    pdm_type_fn fn, void *user)
+{
+	struct cfg_node *devices = cfg_find(root, "devices");
+
+	if (devices)
+		pdm_walk_named_types(registry, devices, true, fn, user);
+}
+
+/* The module that registered a device or driver type, or NULL (unknown, or built in). */
+static struct pdm_module *pdm_type_module(struct pdm_registry *registry, const char *name,
+					  bool is_device, bool *is_known)
+{
+	if (is_device) {
+		struct pdm_dev_type *dev = pdm_registry_find_dev(registry, name);
+
+		*is_known = dev != NULL;
+		return dev ? dev->module : NULL;
+	} else {
+		struct pdm_drv_type *drv = pdm_registry_find_drv(registry, name);
+
+		*is_known = drv != NULL;
+		return drv ? drv->module : NULL;
 	}
 }
 
 static void pdm_mark_used(struct pdm_registry *registry, const char *name, bool is_device,
 			  void *user)
 {
-	struct pdm_module *module = NULL;
+	bool is_known;
+	struct pdm_module *module = pdm_type_module(registry, name, is_device, &is_known);
 
 	(void)user;
-	if (is_device) {
-		struct pdm_dev_type *dev = pdm_registry_find_dev(registry, name);
-
-		module = dev ? dev->module : NULL;
-	} else {
-		struct pdm_drv_type *drv = pdm_registry_find_drv(registry, name);
-
-		module = drv ? drv->module : NULL;
-	}
 	if (module)
 		module->is_used = true;
 }
@@ -517,10 +536,10 @@ static void pdm_load_named_type(struct pdm_registry *registry, const char *name,
 				void *user)
 {
 	struct pdm_load_named *ctx = user;
-	bool is_known = is_device ? pdm_registry_find_dev(registry, name) != NULL :
-				    pdm_registry_find_drv(registry, name) != NULL;
+	bool is_known;
 	char base[256];
 
+	pdm_type_module(registry, name, is_device, &is_known);
 	if (ctx->status || is_known)
 		return;
 	if (!pdm_is_plain_name(name)) {
@@ -538,8 +557,8 @@ static void pdm_load_named_type(struct pdm_registry *registry, const char *name,
 			ctx->status = pdm_registry_load(registry, path, ctx->err);
 		break;                  /* the first folder's wins, as in pdm_registry_load_dirs */
 	}
-	if (!ctx->status && !(is_device ? pdm_registry_find_dev(registry, name) != NULL :
-					  pdm_registry_find_drv(registry, name) != NULL))
+	pdm_type_module(registry, name, is_device, &is_known);
+	if (!ctx->status && !is_known)
 		ctx->is_missing = true;
 }
 
@@ -547,10 +566,8 @@ int pdm_registry_load_named(struct pdm_registry *registry, const char *const *di
 			    size_t dir_count, struct cfg_node *root, struct err *err)
 {
 	struct pdm_load_named ctx = { .dirs = dirs, .dir_count = dir_count, .err = err };
-	struct cfg_node *devices = cfg_find(root, "devices");
 
-	if (devices)
-		pdm_for_each_named_type(registry, devices, true, pdm_load_named_type, &ctx);
+	pdm_for_each_named_type(registry, root, pdm_load_named_type, &ctx);
 	if (ctx.status)
 		return ctx.status;
 	return ctx.is_missing ? pdm_registry_load_dirs(registry, dirs, dir_count, err) : 0;
@@ -558,14 +575,12 @@ int pdm_registry_load_named(struct pdm_registry *registry, const char *const *di
 
 unsigned pdm_registry_unload_unused(struct pdm_registry *registry, struct cfg_node *root)
 {
-	struct cfg_node *devices = cfg_find(root, "devices");
 	struct pdm_module **link = &registry->modules;
 	unsigned count = 0;
 
 	for (struct pdm_module *m = registry->modules; m; m = m->next)
 		m->is_used = false;
-	if (devices)
-		pdm_for_each_named_type(registry, devices, true, pdm_mark_used, NULL);
+	pdm_for_each_named_type(registry, root, pdm_mark_used, NULL);
 	while (*link) {
 		struct pdm_module *module = *link;
 
