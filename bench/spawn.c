@@ -121,13 +121,19 @@ static char *read_file(const char *path)
 	return buf;
 }
 
+#define MAX_ANON 1024
+
 /*
- * Sums the Rss of the anonymous mappings of exactly ram bytes in smaps text; *maps gets
- * how many there were.
+ * Sums the Rss of guest RAM in smaps text: the anonymous mappings that lie end to end
+ * and together span exactly ram bytes. A VMM may split its RAM into several (modvm
+ * asks for huge pages above the first 2 MiB only, which makes two). *maps gets how
+ * many such spans there were.
  */
 static long ram_rss_kb(const char *smaps, unsigned long long ram, int *maps)
 {
-	bool in_ram = false;
+	static struct { unsigned long long lo, hi; long rss_kb; } anon[MAX_ANON];
+	unsigned n = 0;
+	bool in_anon = false;
 	long kb = 0;
 
 	*maps = 0;
@@ -144,14 +150,25 @@ static long ram_rss_kb(const char *smaps, unsigned long long ram, int *maps)
 
 			while (*name == ' ' || *name == '\t')
 				name++;
-
 			/* Anonymous: no file behind it (no name, or an [anon:...] label). */
-			in_ram = hi - lo == ram && inode == 0 &&
-				 (*name == '\n' || *name == '\0' || !strncmp(name, "[anon:", 6));
-			if (in_ram)
-				++*maps;
-		} else if (in_ram && !strncmp(p, "Rss:", 4)) {
-			kb += strtol(p + 4, NULL, 10);
+			in_anon = inode == 0 && n < MAX_ANON &&
+				  (*name == '\n' || *name == '\0' || !strncmp(name, "[anon:", 6));
+			if (in_anon)
+				anon[n++] = (typeof(anon[0])){ lo, hi, 0 };
+		} else if (in_anon && !strncmp(p, "Rss:", 4)) {
+			anon[n - 1].rss_kb = strtol(p + 4, NULL, 10);
+		}
+	}
+	for (unsigned i = 0; i < n; i++) {
+		unsigned j = i;
+		long sum = anon[i].rss_kb;
+
+		while (anon[j].hi - anon[i].lo < ram && j + 1 < n && anon[j + 1].lo == anon[j].hi)
+			sum += anon[++j].rss_kb;
+		if (anon[j].hi - anon[i].lo == ram) {
+			++*maps;
+			kb += sum;
+			i = j;
 		}
 	}
 	return kb;

@@ -241,17 +241,34 @@ static int irqchip_ioapic_write(struct pdm_dev_ins *dev, void *user, uint64_t of
 
 /* ---- the PIT and its thread ---- */
 
-/* Under pit_lock: when the thread must next raise IRQ 0, and wake it if that changed. */
-static void irqchip_pit_schedule(struct irqchip *ic, uint64_t now_ns, uint64_t floor_ns)
+static void *irqchip_pit_main(void *arg);
+
+/*
+ * Under pit_lock: when the thread must next raise IRQ 0, and wake it if that changed.
+ * The thread starts with the first interrupt due, so that a guest that never programs
+ * the PIT does not pay for it; if it cannot start, the next programming tries again.
+ */
+static int irqchip_pit_schedule(struct irqchip *ic, uint64_t now_ns, uint64_t floor_ns)
 {
 	uint64_t due = pit_next_irq(&ic->pit, now_ns);
 
 	if (due != UINT64_MAX && due < floor_ns)
 		due = floor_ns;
-	if (due != ic->pit_due_ns) {
-		ic->pit_due_ns = due;
+	if (due == ic->pit_due_ns)
+		return 0;
+	ic->pit_due_ns = due;
+	if (ic->has_pit_thread) {
 		pthread_cond_signal(&ic->pit_cond);
+		return 0;
 	}
+	if (due == UINT64_MAX || ic->is_pit_stopping)
+		return 0;
+	if (pthread_create(&ic->pit_thread, NULL, irqchip_pit_main, ic)) {
+		ic->pit_due_ns = UINT64_MAX;
+		return PDM_ERR_NO_MEMORY;
+	}
+	ic->has_pit_thread = true;
+	return 0;
 }
 
 static int irqchip_pit_in(struct pdm_dev_ins *dev, void *user, uint16_t offset, uint32_t *value,
@@ -279,8 +296,7 @@ static int irqchip_pit_out(struct pdm_dev_ins *dev, void *user, uint16_t offset,
 	for (unsigned i = 0; i < size; i++)
 		pit_write(&ic->pit, (uint16_t)(range->base + offset + i), (uint8_t)(value >> 8 * i),
 			  now);
-	irqchip_pit_schedule(ic, now, 0);
-	return 0;
+	return irqchip_pit_schedule(ic, now, 0);
 }
 
 static void *irqchip_pit_main(void *arg)
@@ -372,25 +388,19 @@ int irqchip_init(struct irqchip *ic, struct vm *vm, struct err *err)
 	if (!status)
 		status = iom_register_mmio(&vm->iom, NULL, &ic->lock, IOAPIC_ADDR, IOAPIC_SIZE, ic,
 					   irqchip_ioapic_read, irqchip_ioapic_write, "IOAPIC", err);
-	if (status)
-		return status;
-	if (pthread_create(&ic->pit_thread, NULL, irqchip_pit_main, ic))
-		return err_set(err, PDM_ERR_NO_MEMORY, "cannot start the PIT thread");
-	ic->has_pit_thread = true;
-	return 0;
+	return status;
 }
 
 void irqchip_destroy(struct irqchip *ic)
 {
 	if (!ic->vm)
 		return;                 /* never set up: [vm] irqchip = kernel */
-	if (ic->has_pit_thread) {
-		pthread_mutex_lock(&ic->pit_lock);
-		ic->is_pit_stopping = true;
-		pthread_cond_signal(&ic->pit_cond);
-		pthread_mutex_unlock(&ic->pit_lock);
+	pthread_mutex_lock(&ic->pit_lock);
+	ic->is_pit_stopping = true;
+	pthread_cond_signal(&ic->pit_cond);
+	pthread_mutex_unlock(&ic->pit_lock);
+	if (ic->has_pit_thread)
 		pthread_join(ic->pit_thread, NULL);
-	}
 	pthread_cond_destroy(&ic->pit_cond);
 	pthread_mutex_destroy(&ic->pit_lock);
 	pthread_mutex_destroy(&ic->lock);

@@ -165,7 +165,8 @@ struct irqchip {
 
 /*
  * Sets up the chips for vm, whose KVM VM has a split irqchip: claims their ports and
- * MMIO range in vm->iom and starts the PIT thread. irqchip_destroy undoes it.
+ * MMIO range in vm->iom. The PIT thread starts when the guest first programs a periodic
+ * or one-shot count on channel 0. irqchip_destroy undoes it all.
  */
 int irqchip_init(struct irqchip *ic, struct vm *vm, struct err *err);
 void irqchip_destroy(struct irqchip *ic);

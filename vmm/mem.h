@@ -16,6 +16,7 @@
 
 #define MEM_LOW_LIMIT 0xc0000000ull     /* 3 GiB: start of the MMIO hole */
 #define MEM_HIGH_BASE 0x100000000ull    /* 4 GiB */
+#define MEM_HUGE_PAGE 0x200000ull        /* 2 MiB; guest RAM below it has none */
 
 struct mem_region {
 	uint64_t gpa;

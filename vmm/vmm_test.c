@@ -14,6 +14,7 @@
 
 #include "tests/registry.h"
 #include "tests/testutil.h"
+#include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
 static char *tmp;
@@ -362,10 +363,77 @@ START_TEST(timer_guest_runs_on_kernel_and_split_irqchips)
 		ck_assert_int_eq(run_vm(&vm), PDM_VM_OFF);
 		ck_assert_msg(vm_exit_status(vm) == ((0x11 << 1) | 1), "%s: exit status %d",
 			      modes[i], vm_exit_status(vm));
+		/* The guest programmed the PIT: modvm's started its thread. */
+		ck_assert(vm->irqchip.has_pit_thread == vm->is_split_irqchip);
 		vm_destroy(vm);
 		cfg_free(tree);
 		tree = NULL;
 	}
+}
+END_TEST
+
+/* A guest that never programs the PIT, on the split irqchip, costs no PIT thread. */
+START_TEST(split_irqchip_starts_no_pit_thread_for_a_guest_without_timer)
+{
+	struct vm *vm;
+
+	tree = vm_config("hello", "irqchip = split", "");
+	ck_assert_int_eq(run_vm(&vm), PDM_VM_OFF);
+	ck_assert_int_eq(vm_exit_status(vm), 1);
+	ck_assert(vm->is_split_irqchip);
+	ck_assert(!vm->irqchip.has_pit_thread);
+	vm_destroy(vm);
+}
+END_TEST
+
+/* Rss and THPeligible of the mapping that holds addr, from /proc/self/smaps. */
+static void smaps_of(const void *addr, long *rss_kb, int *thp_eligible)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	bool in = false;
+
+	ck_assert_ptr_nonnull(f);
+	*rss_kb = *thp_eligible = -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)       /* a mapping's first line */
+			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+		else if (in && !strncmp(line, "Rss:", 4))
+			*rss_kb = strtol(line + 4, NULL, 10);
+		else if (in && !strncmp(line, "THPeligible:", 12))
+			*thp_eligible = (int)strtol(line + 12, NULL, 10);
+	}
+	fclose(f);
+}
+
+/*
+ * Guest RAM starts on a 2 MiB boundary (KVM maps huge pages only where host and guest
+ * addresses agree modulo 2 MiB), and asks for transparent huge pages above its first
+ * 2 MiB only: the hello guest, which lives at 64 KiB, then costs 4 KiB pages, not a
+ * 2 MiB one. Where the host's THP mode is not "madvise", only the alignment is checked.
+ */
+START_TEST(guest_ram_is_aligned_and_huge_only_above_2_mib)
+{
+	char *mode = tu_read_file("/sys/kernel/mm/transparent_hugepage/enabled");
+	bool is_madvise = mode && strstr(mode, "[madvise]");
+	long rss_kb;
+	int eligible;
+	struct vm *vm;
+
+	tree = vm_config("hello", "", "");
+	ck_assert_int_eq(run_vm(&vm), PDM_VM_OFF);
+	ck_assert_uint_eq((uintptr_t)vm->mem.base & (MEM_HUGE_PAGE - 1), 0);
+	if (is_madvise) {
+		smaps_of(vm->mem.base, &rss_kb, &eligible);
+		ck_assert_int_eq(eligible, 0);
+		ck_assert_msg(rss_kb > 0 && rss_kb < 2048, "low 2 MiB: Rss %ld kB", rss_kb);
+		smaps_of(vm->mem.base + MEM_HUGE_PAGE, &rss_kb, &eligible);
+		ck_assert_int_eq(eligible, 1);
+	}
+	vm_destroy(vm);
+	free(mode);
 }
 END_TEST
 
@@ -413,6 +481,8 @@ static Suite *vmm_suite(void)
 	tcase_add_test(tc, vm_section_words_are_checked_at_their_lines);
 	tcase_add_test(tc, timer_guest_runs_on_kernel_and_split_irqchips);
 	tcase_add_test(tc, split_irqchip_is_reset_with_the_vm);
+	tcase_add_test(tc, split_irqchip_starts_no_pit_thread_for_a_guest_without_timer);
+	tcase_add_test(tc, guest_ram_is_aligned_and_huge_only_above_2_mib);
 	suite_add_tcase(s, tc);
 	return s;
 }
