@@ -658,7 +658,13 @@ int emt_start(struct vm *vm, struct err *err)
 		vcpu->has_thread = true;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	/* Wait for every started EMT to create its vCPU. */
+	return status;
+}
+
+int emt_wait_ready(struct vm *vm, struct err *err)
+{
+	int status = 0;
+
 	pthread_mutex_lock(&vm->state_lock);
 	for (unsigned i = 0; i < vm->cpu_count; i++) {
 		struct vcpu *vcpu = &vm->vcpus[i];

@@ -187,7 +187,12 @@ void vm_notify_reset(struct vm *vm);
 int vm_request_fatal(struct vm *vm);
 
 /* emt.c */
+/*
+ * Starts an EMT per vCPU; each creates its vCPU in KVM while the caller goes on. Then
+ * emt_wait_ready waits until all have and reports the first that failed.
+ */
 int emt_start(struct vm *vm, struct err *err);
+int emt_wait_ready(struct vm *vm, struct err *err);
 void emt_stop(struct vm *vm);
 void vcpu_kick(struct vcpu *vcpu, uint32_t ff);
 /* On the vCPU's own EMT: back to the state KVM created it in. */

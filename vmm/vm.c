@@ -694,9 +694,12 @@ int vm_create(struct cfg_tree *tree, struct pdm_registry *registry, struct vm **
 		pthread_mutex_init(&vcpu->lock, NULL);
 		pthread_cond_init(&vcpu->cond, NULL);
 	}
+	/* The EMTs create the vCPUs while this thread constructs the devices. */
 	status = emt_start(vm, err);
 	if (!status)
 		status = pdm_construct(&vm->pdm, tree->root, err);
+	if (!status)
+		status = emt_wait_ready(vm, err);
 	if (!status)
 		status = boot_load(vm, err);
 	if (status)
