@@ -364,6 +364,40 @@ START_TEST(startup_errors_exit_2_and_name_the_cause)
 }
 END_TEST
 
+/*
+ * `modvm run` loads the plugin modules while KVM makes the VM; still, a config with a
+ * problem gets its problem reported, at its line, even where KVM cannot be opened, and
+ * a good config then gets the KVM error, naming the device file.
+ */
+START_TEST(run_reports_config_problems_before_kvm_ones)
+{
+	char *ini = tu_fmt("%s/vm.ini", tmp);
+	char *bad = tu_fmt("[boot]\nflat = %s/tests/guests/exit42.bin\n"
+			   "[devices/debug-exit/0]\niobase = 0x10000\n", tu_builddir());
+	char *good = tu_fmt("[boot]\nflat = %s/tests/guests/exit42.bin\n"
+			    "[devices/debug-exit/0]\n", tu_builddir());
+	struct result r;
+
+	setenv("MODVM_KVM_DEVICE", "/nonexistent/kvm", 1);
+	tu_write_file(ini, bad);
+	r = modvm(NULL, (const char *[]){ "run", ini, NULL });
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(strstr(r.err, "vm.ini:4") && strstr(r.err, "iobase") &&
+		      !strstr(r.err, "/nonexistent/kvm"), "%s", r.err);
+	result_release(&r);
+
+	tu_write_file(ini, good);
+	r = modvm(NULL, (const char *[]){ "run", ini, NULL });
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(strstr(r.err, "/nonexistent/kvm"), "%s", r.err);
+	result_release(&r);
+	unsetenv("MODVM_KVM_DEVICE");
+	free(ini);
+	free(bad);
+	free(good);
+}
+END_TEST
+
 #endif
 
 static Suite *cli_suite(void)
@@ -387,6 +421,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, sigterm_powers_the_vm_off_and_exits_0);
 	tcase_add_test(tc, startup_errors_exit_2_and_name_the_cause);
 	tcase_add_test(tc, slow_power_off_logs_whom_it_waits_for);
+	tcase_add_test(tc, run_reports_config_problems_before_kvm_ones);
 #endif
 	suite_add_tcase(s, tc);
 	return s;

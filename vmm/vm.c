@@ -615,8 +615,7 @@ static int vm_read_config(struct vm *vm, struct err *err)
 	return status;
 }
 
-int vm_create(struct cfg_tree *tree, struct pdm_registry *registry, struct vm **out,
-	      struct err *err)
+int vm_create_begin(struct cfg_tree *tree, struct vm **out, struct err *err)
 {
 	struct vm *vm;
 	int status;
@@ -650,7 +649,7 @@ int vm_create(struct cfg_tree *tree, struct pdm_registry *registry, struct vm **
 		.serve_priority = vm_host_serve_priority,
 		.machine_info = vm_host_machine_info,
 	};
-	pdm_init(&vm->pdm, registry, &vm->host);
+	pdm_init(&vm->pdm, NULL, &vm->host);        /* the registry comes with the devices */
 
 	status = vm_read_config(vm, err);
 	if (!status)
@@ -694,25 +693,47 @@ int vm_create(struct cfg_tree *tree, struct pdm_registry *registry, struct vm **
 		pthread_mutex_init(&vcpu->lock, NULL);
 		pthread_cond_init(&vcpu->cond, NULL);
 	}
-	/* The EMTs create the vCPUs while this thread constructs the devices. */
+	/* Each EMT creates its vCPU while this thread goes on (vm_create_finish waits). */
 	status = emt_start(vm, err);
-	if (!status)
-		status = pdm_construct(&vm->pdm, tree->root, err);
-	if (!status)
-		status = emt_wait_ready(vm, err);
-	if (!status)
-		status = boot_load(vm, err);
 	if (status)
 		goto fail;
-	vm_set_state(vm, PDM_VM_CREATED, NULL);
-	log_info("vm", "created '%s': %u vCPU(s), %llu MiB", vm->name, vm->cpu_count,
-		 (unsigned long long)(vm->memory_size >> 20));
 	*out = vm;
 	return 0;
 fail:
 	vm_destroy(vm);
 	return status;
 }
+
+int vm_create_finish(struct vm *vm, struct pdm_registry *registry, struct err *err)
+{
+	int status;
+
+	vm->pdm.registry = registry;
+	status = pdm_construct(&vm->pdm, vm->cfg->root, err);
+	if (!status)
+		status = emt_wait_ready(vm, err);
+	if (!status)
+		status = boot_load(vm, err);
+	if (status)
+		return status;
+	vm_set_state(vm, PDM_VM_CREATED, NULL);
+	log_info("vm", "created '%s': %u vCPU(s), %llu MiB", vm->name, vm->cpu_count,
+		 (unsigned long long)(vm->memory_size >> 20));
+	return 0;
+}
+
+int vm_create(struct cfg_tree *tree, struct pdm_registry *registry, struct vm **out,
+	      struct err *err)
+{
+	int status = vm_create_begin(tree, out, err);
+
+	if (!status && (status = vm_create_finish(*out, registry, err))) {
+		vm_destroy(*out);
+		*out = NULL;
+	}
+	return status;
+}
+
 
 enum pdm_vm_state vm_wait_stopped(struct vm *vm)
 {

@@ -4,6 +4,8 @@
  *
  * Lifecycle, as `modvm run` drives it:
  *   vm_create()          CREATING -> CREATED; RAM, KVM, EMTs, devices, boot image
+ *                        (or vm_create_begin() and vm_create_finish(), with the plugin
+ *                        modules loaded in between, on another thread)
  *   vm_power_on()        CREATED -> POWERING_ON -> RUNNING (on the EMTs)
  *   vm_wait_stopped()    until OFF, GURU_MEDITATION or FATAL_ERROR
  *   vm_power_off()       -> POWERING_OFF -> OFF (devices notified)
@@ -48,6 +50,16 @@ int vm_check_config(struct cfg_tree *tree, struct pdm_registry *registry, struct
 /* Creates a VM from a checked tree. tree and registry must outlive the VM. */
 int vm_create(struct cfg_tree *tree, struct pdm_registry *registry, struct vm **vm,
 	      struct err *err);
+/*
+ * vm_create in two halves, so that a caller can load the plugin modules while KVM
+ * makes the VM. vm_create_begin needs no plugins: from [vm] alone it makes the KVM
+ * VM, the RAM and the irqchip, and starts the EMTs, which create the vCPUs. The VM
+ * stays CREATING. vm_create_finish constructs the devices from registry, waits for
+ * the vCPUs and loads the boot image: CREATED. After either fails, vm_destroy the VM
+ * (vm_create_begin has already destroyed it when it fails itself).
+ */
+int vm_create_begin(struct cfg_tree *tree, struct vm **vm, struct err *err);
+int vm_create_finish(struct vm *vm, struct pdm_registry *registry, struct err *err);
 int vm_power_on(struct vm *vm, struct err *err);
 int vm_power_off(struct vm *vm, struct err *err);
 int vm_suspend(struct vm *vm, struct err *err);
