@@ -123,6 +123,11 @@ static char *read_file(const char *path)
 
 #define MAX_ANON 1024
 
+struct anon_map {
+	unsigned long long lo, hi;
+	long rss_kb;
+};
+
 /*
  * Sums the Rss of guest RAM in smaps text: the anonymous mappings that lie end to end
  * and together span exactly ram bytes. A VMM may split its RAM into several (modvm
@@ -131,7 +136,7 @@ static char *read_file(const char *path)
  */
 static long ram_rss_kb(const char *smaps, unsigned long long ram, int *maps)
 {
-	static struct { unsigned long long lo, hi; long rss_kb; } anon[MAX_ANON];
+	static struct anon_map anon[MAX_ANON];
 	unsigned n = 0;
 	bool in_anon = false;
 	long kb = 0;
@@ -154,7 +159,7 @@ static long ram_rss_kb(const char *smaps, unsigned long long ram, int *maps)
 			in_anon = inode == 0 && n < MAX_ANON &&
 				  (*name == '\n' || *name == '\0' || !strncmp(name, "[anon:", 6));
 			if (in_anon)
-				anon[n++] = (typeof(anon[0])){ lo, hi, 0 };
+				anon[n++] = (struct anon_map){ lo, hi, 0 };
 		} else if (in_anon && !strncmp(p, "Rss:", 4)) {
 			anon[n - 1].rss_kb = strtol(p + 4, NULL, 10);
 		}
