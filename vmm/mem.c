@@ -17,8 +17,9 @@ int mem_init(struct mem *mem, struct kvm *kvm, uint64_t size, struct err *err)
 	memset(mem, 0, sizeof(*mem));
 	/*
 	 * 2 MiB more than asked, trimmed to a 2 MiB boundary: KVM maps a huge page into the
-	 * guest only where the host and guest addresses agree modulo 2 MiB. Kernels since
-	 * 6.7 align a large anonymous mapping themselves; older ones do not.
+	 * guest only where the host and guest addresses agree modulo 2 MiB. Recent kernels
+	 * align a large anonymous mapping themselves (this project's 6.18 host does);
+	 * older ones need not.
 	 */
 	map = mmap(NULL, size + MEM_HUGE_PAGE, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
