@@ -504,9 +504,21 @@ static void emt_run_guest(struct vcpu *vcpu)
 		else
 			vm_guru(vm, vcpu, "system event %u", run->system_event.type);
 		break;
-	case KVM_EXIT_INTERNAL_ERROR:
-		vm_guru(vm, vcpu, "KVM internal error, suberror %u", run->internal.suberror);
+	case KVM_EXIT_INTERNAL_ERROR: {
+		/* Where: suberror 1 is an instruction KVM could not emulate. */
+		struct kvm_regs regs;
+		struct kvm_sregs sregs;
+
+		if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0 ||
+		    ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0)
+			vm_guru(vm, vcpu, "KVM internal error, suberror %u", run->internal.suberror);
+		else
+			vm_guru(vm, vcpu, "KVM internal error, suberror %u, at %04x:%llx "
+				"(linear %#llx)", run->internal.suberror, sregs.cs.selector,
+				(unsigned long long)regs.rip,
+				(unsigned long long)(sregs.cs.base + regs.rip));
 		break;
+	}
 	case KVM_EXIT_FAIL_ENTRY:
 		vm_guru(vm, vcpu, "VM entry failed, hardware reason %#llx",
 			(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
