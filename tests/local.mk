@@ -41,13 +41,13 @@ tests_plugins_minor_new_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
 TEST_GUESTS = tests/guests/exit42.bin tests/guests/unhandled.bin tests/guests/spin.bin \
 	tests/guests/outloop.bin tests/guests/triple.bin tests/guests/mmio.bin \
 	tests/guests/echo.bin tests/guests/reboot.bin tests/guests/inloop.bin \
-	tests/guests/timer.bin
+	tests/guests/timer.bin tests/guests/level.bin
 check_DATA += $(TEST_GUESTS) examples/hello.bin
 CLEANFILES += $(TEST_GUESTS)
 EXTRA_DIST += tests/guests/guest.h tests/guests/puts.inc tests/guests/pmode.inc tests/guests/exit42.S \
 	tests/guests/unhandled.S tests/guests/spin.S tests/guests/outloop.S \
 	tests/guests/triple.S tests/guests/mmio.S tests/guests/echo.S tests/guests/reboot.S \
-	tests/guests/inloop.S tests/guests/timer.S
+	tests/guests/inloop.S tests/guests/timer.S tests/guests/level.S
 $(TEST_GUESTS): tests/guests/guest.h tests/guests/puts.inc tests/guests/pmode.inc
 
 # The pdm suite loads the test plugins above.

@@ -372,6 +372,30 @@ START_TEST(timer_guest_runs_on_kernel_and_split_irqchips)
 }
 END_TEST
 
+/*
+ * A level-triggered pin of modvm's IOAPIC (tests/guests/level.S): the serial port's
+ * IRQ 4 sent again after an EOI while the line is still high, not sent while it is
+ * low, remote IRR set in service and clear after. The EOI comes back from KVM's local
+ * APIC as KVM_EXIT_IOAPIC_EOI, through the pin's MSI route.
+ */
+START_TEST(split_irqchip_level_triggered_pin_is_sent_again_until_the_line_falls)
+{
+	struct vm *vm;
+	char *out;
+
+	tree = vm_config("level", "irqchip = split", "");
+	ck_assert_int_eq(run_vm(&vm), PDM_VM_OFF);
+	ck_assert_msg(vm_exit_status(vm) == ((0x11 << 1) | 1), "exit status %d",
+		      vm_exit_status(vm));
+	ck_assert_uint_eq(vm->irqchip.level_pins, 1u << 4);
+	vm_destroy(vm);
+	out = output();
+	ck_assert_ptr_nonnull(out);
+	ck_assert_str_eq(out, "L");
+	free(out);
+}
+END_TEST
+
 /* A guest that never programs the PIT, on the split irqchip, costs no PIT thread. */
 START_TEST(split_irqchip_starts_no_pit_thread_for_a_guest_without_timer)
 {
@@ -483,6 +507,7 @@ static Suite *vmm_suite(void)
 	tcase_add_test(tc, split_irqchip_is_reset_with_the_vm);
 	tcase_add_test(tc, split_irqchip_starts_no_pit_thread_for_a_guest_without_timer);
 	tcase_add_test(tc, guest_ram_is_aligned_and_huge_only_above_2_mib);
+	tcase_add_test(tc, split_irqchip_level_triggered_pin_is_sent_again_until_the_line_falls);
 	suite_add_tcase(s, tc);
 	return s;
 }
