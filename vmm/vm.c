@@ -734,7 +734,6 @@ int vm_create(struct cfg_tree *tree, struct pdm_registry *registry, struct vm **
 	return status;
 }
 
-
 enum pdm_vm_state vm_wait_stopped(struct vm *vm)
 {
 	enum pdm_vm_state state;

@@ -39,7 +39,7 @@ _start:
 #define RTE_LEVEL (1 << 15)
 #define RTE_REMOTE_IRR (1 << 14)
 #define COUNT (LOAD_BASE + count)
-#define WAITS 200000            /* spins: about 0.1 s where ring 0 is emulated */
+#define WAITS 200000            /* spins: 0.7 s where ring 0 is emulated */
 
 pm_entry:
 	mov $0x10, %ax
