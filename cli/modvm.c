@@ -179,45 +179,23 @@ static void cli_term_restore(void)
 }
 
 /*
- * The CLI's thread. Its first job is to load the plugin modules the config names, while
- * the main thread has KVM make the VM (vm_create_begin): the two do not need each
- * other, and on two CPUs this is a third of a millisecond sooner to the first
- * instruction (bench/README.md). A thread that lives on does it, not one of its own: a
- * thread that ends runs glibc's per-thread clean-up, whose code would stay mapped.
- *
- * Then it waits for signals. SIGINT/SIGTERM: the first one powers the VM off through
- * the same path as any other request. One that comes while there is no VM to power off
- * (it is being built or torn down), or a second one, takes its default action: a stuck
- * start or power-off can always be interrupted. Signals that come while it loads wait
- * until it is done.
+ * The thread that waits for signals. SIGINT/SIGTERM: the first one powers the VM off
+ * through the same path as any other request. One that comes while there is no VM to
+ * power off (it is being built or torn down), or a second one, takes its default
+ * action: a stuck start or power-off can always be interrupted.
  */
 struct cli_signals {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;        /* is_loaded */
 	struct vm *vm;              /* NULL while none can take a request */
 	bool has_requested;
 	pthread_t thread;
-	/* the loading job */
-	struct cfg_tree *tree;
-	struct pdm_registry *registry;
-	struct err load_err;
-	int load_status;
-	bool is_loaded;
 };
 
 static void *cli_signal_thread(void *arg)
 {
 	struct cli_signals *signals = arg;
 	sigset_t set;
-	int sig, status;
-
-	status = vm_load_plugins(signals->tree, cli_default_plugin_dir(), true,
-				 signals->registry, &signals->load_err);
-	pthread_mutex_lock(&signals->lock);
-	signals->load_status = status;
-	signals->is_loaded = true;
-	pthread_cond_signal(&signals->cond);
-	pthread_mutex_unlock(&signals->lock);
+	int sig;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -254,21 +232,6 @@ static void *cli_signal_thread(void *arg)
 	}
 }
 
-/* Waits for the loading job; its status, with its message in *err. */
-static int cli_signals_wait_loaded(struct cli_signals *signals, struct err *err)
-{
-	int status;
-
-	pthread_mutex_lock(&signals->lock);
-	while (!signals->is_loaded)
-		pthread_cond_wait(&signals->cond, &signals->lock);
-	status = signals->load_status;
-	if (status)
-		*err = signals->load_err;
-	pthread_mutex_unlock(&signals->lock);
-	return status;
-}
-
 static void cli_signals_set_vm(struct cli_signals *signals, struct vm *vm)
 {
 	pthread_mutex_lock(&signals->lock);
@@ -281,10 +244,7 @@ static int cli_run(struct cli *cli, const char *file)
 	struct pdm_registry registry;
 	struct cfg_tree *tree = NULL;
 	struct cfg_diag diag;
-	struct cli_signals signals = {
-		.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
-		.registry = &registry,
-	};
+	struct cli_signals signals = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct timespec zero = { 0, 0 };
 	struct control *control = NULL;
 	struct vm *vm = NULL;
@@ -295,7 +255,7 @@ static int cli_run(struct cli *cli, const char *file)
 
 	/*
 	 * Blocked from the start and in every thread the VM creates: one thread waits for
-	 * them (once it has loaded the plugins), so a signal that comes while the VM is
+	 * them, so a signal that comes while the VM is
 	 * being built still powers it off through the protocol instead of killing the
 	 * process half-way.
 	 */
@@ -312,18 +272,19 @@ static int cli_run(struct cli *cli, const char *file)
 		cli_print_diag(&diag);
 		goto out_mask;
 	}
-	/* The CLI's thread loads the plugins while KVM makes the VM (cli_signal_thread). */
-	signals.tree = tree;
 	if (pthread_create(&signals.thread, NULL, cli_signal_thread, &signals)) {
 		fprintf(stderr, "modvm: cannot start the signal thread\n");
 		goto out_mask;
 	}
-	vm_status = vm_create_begin(tree, &vm, &vm_err);
 	/*
-	 * The config's own problems first: they may be why the VM could not be made. A
-	 * config that fails its check has cost an unused VM.
+	 * KVM makes the VM and the EMTs create their vCPUs while this thread loads the
+	 * plugin modules: neither needs the other, and on two CPUs the first instruction
+	 * comes sooner (bench/README.md). The config's own problems are reported first:
+	 * they may be why the VM could not be made. A config that fails its check has cost
+	 * an unused VM.
 	 */
-	if (cli_signals_wait_loaded(&signals, &err)) {
+	vm_status = vm_create_begin(tree, &vm, &vm_err);
+	if (vm_load_plugins(tree, cli_default_plugin_dir(), true, &registry, &err)) {
 		fprintf(stderr, "modvm: %s\n", err.msg);
 		goto out_vm;
 	}

@@ -5,7 +5,7 @@
  * Lifecycle, as `modvm run` drives it:
  *   vm_create()          CREATING -> CREATED; RAM, KVM, EMTs, devices, boot image
  *                        (or vm_create_begin() and vm_create_finish(), with the plugin
- *                        modules loaded in between, on another thread)
+ *                        modules loaded in between while the EMTs create the vCPUs)
  *   vm_power_on()        CREATED -> POWERING_ON -> RUNNING (on the EMTs)
  *   vm_wait_stopped()    until OFF, GURU_MEDITATION or FATAL_ERROR
  *   vm_power_off()       -> POWERING_OFF -> OFF (devices notified)
