@@ -268,6 +268,7 @@ static int cli_run(struct cli *cli, const char *file)
 	atexit(cli_term_restore);
 	cfg_diag_init(&diag);
 	pdm_registry_init(&registry);
+	registry.is_kept_loaded = true;      /* the process ends soon after */
 	if (cli_load_config(cli, file, &tree, &diag) || !tree) {
 		cli_print_diag(&diag);
 		goto out_mask;

@@ -54,9 +54,9 @@ static void pdm_registry_drop_module_types(struct pdm_registry *registry,
 	registry->drv_count = n;
 }
 
-static void pdm_module_free(struct pdm_module *module)
+static void pdm_module_free(struct pdm_module *module, bool is_kept_loaded)
 {
-	if (module->handle)
+	if (module->handle && !is_kept_loaded)
 		dlclose(module->handle);
 	free(module->path);
 	free(module);
@@ -74,7 +74,7 @@ void pdm_registry_release(struct pdm_registry *registry)
 	free(registry->drvs);
 	for (module = registry->modules; module; module = next) {
 		next = module->next;
-		pdm_module_free(module);
+		pdm_module_free(module, registry->is_kept_loaded);
 	}
 	memset(registry, 0, sizeof(*registry));
 }
@@ -408,7 +408,7 @@ int pdm_registry_load(struct pdm_registry *registry, const char *path, struct er
 	return 0;
 fail:
 	pdm_registry_drop_module_types(registry, module);
-	pdm_module_free(module);
+	pdm_module_free(module, false);
 	return status;
 }
 
@@ -590,7 +590,7 @@ unsigned pdm_registry_unload_unused(struct pdm_registry *registry, struct cfg_no
 		}
 		*link = module->next;
 		pdm_registry_drop_module_types(registry, module);
-		pdm_module_free(module);
+		pdm_module_free(module, false);
 		count++;
 	}
 	return count;

@@ -55,6 +55,12 @@ struct pdm_registry {
 	size_t dev_count;
 	struct pdm_drv_type **drvs;
 	size_t drv_count;
+	/*
+	 * Set by a caller whose process ends soon after pdm_registry_release: the modules
+	 * then stay loaded, and the exit unmaps them with everything else instead of one
+	 * dlclose each (a twentieth of a millisecond for four on the bench/ host).
+	 */
+	bool is_kept_loaded;
 };
 
 void pdm_registry_init(struct pdm_registry *registry);

@@ -4,6 +4,7 @@
  * order, worker threads, and config checks.
  */
 #include <check.h>
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,6 +303,36 @@ START_TEST(modules_the_config_does_not_name_are_unloaded)
 	ck_assert_ptr_null(registry.modules);
 	ck_assert_ptr_null(pdm_registry_find_dev(&registry, "trec"));
 	cfg_free(tree);
+}
+END_TEST
+
+/* RTLD_NOLOAD: whether path is still loaded, without loading it. */
+static bool is_loaded(const char *path)
+{
+	void *handle = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+
+	if (handle)
+		dlclose(handle);        /* the reference RTLD_NOLOAD took */
+	return handle != NULL;
+}
+
+START_TEST(release_unloads_the_modules_unless_they_are_kept)
+{
+	char *path = plugin("sink");
+	struct err err = { 0 };
+
+	ck_assert_msg(pdm_registry_load(&registry, path, &err) == 0, "%s", err.msg);
+	ck_assert(is_loaded(path));
+	pdm_registry_release(&registry);
+	ck_assert(!is_loaded(path));
+
+	pdm_registry_init(&registry);
+	registry.is_kept_loaded = true;
+	ck_assert_msg(pdm_registry_load(&registry, path, &err) == 0, "%s", err.msg);
+	pdm_registry_release(&registry);
+	ck_assert_ptr_null(registry.modules);
+	ck_assert(is_loaded(path));
+	free(path);
 }
 END_TEST
 
@@ -656,6 +687,7 @@ static Suite *pdm_suite(void)
 	tcase_add_test(load, well_formed_plugin_registers_its_types);
 	tcase_add_test(load, modules_are_loaded_by_the_names_the_config_uses);
 	tcase_add_test(load, modules_the_config_does_not_name_are_unloaded);
+	tcase_add_test(load, release_unloads_the_modules_unless_they_are_kept);
 	tcase_add_test(load, wrong_abi_major_is_refused_before_any_code_runs);
 	tcase_add_test(load, older_minor_loads_and_newer_minor_is_refused);
 	tcase_add_test(load, module_without_entry_point_is_refused);
