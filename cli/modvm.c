@@ -254,10 +254,9 @@ static int cli_run(struct cli *cli, const char *file)
 	int rc = EXIT_START_FAILED, vm_status;
 
 	/*
-	 * Blocked from the start and in every thread the VM creates: one thread waits for
-	 * them, so a signal that comes while the VM is
-	 * being built still powers it off through the protocol instead of killing the
-	 * process half-way.
+	 * Blocked from the start and in every thread the VM creates: only the signal
+	 * thread takes them, so none lands in an EMT or a device's thread, and one that
+	 * comes while the VM runs powers it off through the protocol.
 	 */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
