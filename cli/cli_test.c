@@ -365,7 +365,7 @@ START_TEST(startup_errors_exit_2_and_name_the_cause)
 END_TEST
 
 /*
- * `modvm run` loads the plugin modules while KVM makes the VM; still, a config with a
+ * `modvm run` loads the plugin modules after KVM has made the VM; still, a config with a
  * problem gets its problem reported, at its line, even where KVM cannot be opened, and
  * a good config then gets the KVM error, naming the device file.
  */

@@ -51,10 +51,10 @@ int vm_check_config(struct cfg_tree *tree, struct pdm_registry *registry, struct
 int vm_create(struct cfg_tree *tree, struct pdm_registry *registry, struct vm **vm,
 	      struct err *err);
 /*
- * vm_create in two halves, so that a caller can load the plugin modules while KVM
- * makes the VM. vm_create_begin needs no plugins: from [vm] alone it makes the KVM
- * VM, the RAM and the irqchip, and starts the EMTs, which create the vCPUs. The VM
- * stays CREATING. vm_create_finish constructs the devices from registry, waits for
+ * vm_create in two halves, so that a caller can load the plugin modules while the
+ * EMTs create the vCPUs. vm_create_begin needs no plugins: from [vm] alone it makes
+ * the KVM VM, the RAM and the irqchip, and starts the EMTs, which create the vCPUs.
+ * The VM stays CREATING. vm_create_finish constructs the devices from registry, waits for
  * the vCPUs and loads the boot image: CREATED. After either fails, vm_destroy the VM
  * (vm_create_begin has already destroyed it when it fails itself).
  */
