@@ -277,11 +277,11 @@ static int cli_run(struct cli *cli, const char *file)
 		goto out_mask;
 	}
 	/*
-	 * KVM makes the VM and the EMTs create their vCPUs while this thread loads the
-	 * plugin modules: neither needs the other, and on two CPUs the first instruction
-	 * comes sooner (bench/README.md). The config's own problems are reported first:
-	 * they may be why the VM could not be made. A config that fails its check has cost
-	 * an unused VM.
+	 * vm_create_begin makes the KVM VM and starts the EMTs; while they create their
+	 * vCPUs, this thread loads the plugin modules: neither needs the other, and on two
+	 * CPUs the first instruction comes sooner (bench/README.md). The config's own
+	 * problems are reported first: they may be why the VM could not be made. A config
+	 * that fails its check has cost an unused VM.
 	 */
 	vm_status = vm_create_begin(tree, &vm, &vm_err);
 	if (vm_load_plugins(tree, cli_default_plugin_dir(), true, &registry, &err)) {
